@@ -1,0 +1,160 @@
+package kube // import "github.com/otelcol-flagger/otelcol-flagger/internal/kube"
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// CanaryGVR is the resource of Flagger's Canary objects.
+var CanaryGVR = schema.GroupVersionResource{
+	Group:    "flagger.app",
+	Version:  "v1beta1",
+	Resource: "canaries",
+}
+
+// Canary is the part of a Flagger Canary the components read.
+type Canary struct {
+	// Namespace and Name identify the Canary.
+	Namespace string
+	Name      string
+	// UID tells a re-created Canary from the one it replaces.
+	UID string
+	// TargetKind and TargetName are spec.targetRef: the workload Flagger rolls out.
+	TargetKind string
+	TargetName string
+	// HasStatus is false until Flagger first writes the status.
+	HasStatus bool
+	// Phase is status.phase, passed through as Flagger wrote it.
+	Phase string
+	// Weight is status.canaryWeight: the percentage of traffic on the canary.
+	Weight int64
+	// FailedChecks is status.failedChecks.
+	FailedChecks int64
+	// Iterations is status.iterations.
+	Iterations int64
+	// Revision is status.lastAppliedSpec, the hash of the target's pod template.
+	Revision string
+	// LastTransitionTime is status.lastTransitionTime.
+	LastTransitionTime time.Time
+}
+
+// Key is "namespace/name".
+func (c *Canary) Key() string {
+	return c.Namespace + "/" + c.Name
+}
+
+// CanaryFromUnstructured reads a Canary through Flagger's published types. When the object
+// does not fit them (a field of the wrong type, say), it reads each field on its own, keeps
+// what it can and returns the Canary together with an error that says what it skipped. It
+// returns a nil Canary only when the object has no namespace or name.
+func CanaryFromUnstructured(u *unstructured.Unstructured) (*Canary, error) {
+	if u.GetName() == "" || u.GetNamespace() == "" {
+		return nil, errors.New("canary without namespace or name")
+	}
+	var typed flaggerv1.Canary
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &typed); err == nil {
+		return fromTyped(&typed, u), nil
+	}
+	return fromFields(u)
+}
+
+func fromTyped(t *flaggerv1.Canary, u *unstructured.Unstructured) *Canary {
+	_, hasStatus := u.Object["status"]
+	c := &Canary{
+		Namespace:    t.Namespace,
+		Name:         t.Name,
+		UID:          string(t.UID),
+		TargetKind:   t.Spec.TargetRef.Kind,
+		TargetName:   t.Spec.TargetRef.Name,
+		HasStatus:    hasStatus,
+		Phase:        string(t.Status.Phase),
+		Weight:       int64(t.Status.CanaryWeight),
+		FailedChecks: int64(t.Status.FailedChecks),
+		Iterations:   int64(t.Status.Iterations),
+		Revision:     t.Status.LastAppliedSpec,
+	}
+	if !t.Status.LastTransitionTime.IsZero() {
+		c.LastTransitionTime = t.Status.LastTransitionTime.UTC()
+	}
+	return c
+}
+
+// fromFields reads field by field, for objects the typed conversion refuses.
+func fromFields(u *unstructured.Unstructured) (*Canary, error) {
+	c := &Canary{Namespace: u.GetNamespace(), Name: u.GetName(), UID: string(u.GetUID())}
+	var errs []error
+	str := func(dst *string, path ...string) {
+		v, found, err := unstructured.NestedFieldNoCopy(u.Object, path...)
+		if !found || err != nil {
+			return
+		}
+		s, ok := v.(string)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: want a string, got %T", joinPath(path), v))
+			return
+		}
+		*dst = s
+	}
+	num := func(dst *int64, path ...string) {
+		v, found, err := unstructured.NestedFieldNoCopy(u.Object, path...)
+		if !found || err != nil {
+			return
+		}
+		switch n := v.(type) {
+		case int64:
+			*dst = n
+		case float64:
+			*dst = int64(n)
+		default:
+			errs = append(errs, fmt.Errorf("%s: want a number, got %T", joinPath(path), v))
+		}
+	}
+	str(&c.TargetKind, "spec", "targetRef", "kind")
+	str(&c.TargetName, "spec", "targetRef", "name")
+	if status, ok := u.Object["status"]; ok {
+		if _, isMap := status.(map[string]any); isMap {
+			c.HasStatus = true
+		} else {
+			errs = append(errs, fmt.Errorf("status: want an object, got %T", status))
+		}
+	}
+	if c.HasStatus {
+		str(&c.Phase, "status", "phase")
+		num(&c.Weight, "status", "canaryWeight")
+		num(&c.FailedChecks, "status", "failedChecks")
+		num(&c.Iterations, "status", "iterations")
+		str(&c.Revision, "status", "lastAppliedSpec")
+		var ts string
+		str(&ts, "status", "lastTransitionTime")
+		if ts != "" {
+			t, err := time.Parse(time.RFC3339, ts)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("status.lastTransitionTime: %w", err))
+			} else {
+				c.LastTransitionTime = t.UTC()
+			}
+		}
+	}
+	if len(errs) == 0 {
+		// The typed conversion refused something these fields do not cover.
+		errs = append(errs, errors.New("object does not match the Canary schema"))
+	}
+	return c, fmt.Errorf("canary %s: %w", c.Key(), errors.Join(errs...))
+}
+
+func joinPath(path []string) string {
+	out := ""
+	for i, p := range path {
+		if i > 0 {
+			out += "."
+		}
+		out += p
+	}
+	return out
+}
