@@ -94,13 +94,12 @@ func (r *flaggerReceiver) phaseChangeLogs(pc *phaseChange, observed time.Time) p
 	lr.SetEventName(eventPhaseChange)
 	switch {
 	case s.Phase == string(flaggerv1.CanaryPhaseFailed):
-		lr.SetSeverityNumber(plog.SeverityNumberError)
+		setSeverity(lr, plog.SeverityNumberError, "ERROR")
 	case pc.ChecksRising:
-		lr.SetSeverityNumber(plog.SeverityNumberWarn)
+		setSeverity(lr, plog.SeverityNumberWarn, "WARN")
 	default:
-		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+		setSeverity(lr, plog.SeverityNumberInfo, "INFO")
 	}
-	lr.SetSeverityText(lr.SeverityNumber().String())
 	lr.Body().SetStr(pc.body())
 	attrs := lr.Attributes()
 	attrs.EnsureCapacity(10)
@@ -126,11 +125,10 @@ func (r *flaggerReceiver) eventLogs(ev *flaggerEvent, st *canaryState, observed 
 	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(observed))
 	lr.SetEventName(eventCanaryEvent)
 	if ev.Type == "Warning" {
-		lr.SetSeverityNumber(plog.SeverityNumberWarn)
+		setSeverity(lr, plog.SeverityNumberWarn, "WARN")
 	} else {
-		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+		setSeverity(lr, plog.SeverityNumberInfo, "INFO")
 	}
-	lr.SetSeverityText(lr.SeverityNumber().String())
 	lr.Body().SetStr(ev.Message)
 	attrs := lr.Attributes()
 	attrs.EnsureCapacity(6 + len(ev.Metadata))
@@ -155,4 +153,9 @@ func (r *flaggerReceiver) eventLogs(ev *flaggerEvent, st *canaryState, observed 
 		attrs.PutStr(attrWebhookMetadataPfx+k, ev.Metadata[k])
 	}
 	return ld
+}
+
+func setSeverity(lr plog.LogRecord, n plog.SeverityNumber, text string) {
+	lr.SetSeverityNumber(n)
+	lr.SetSeverityText(text)
 }

@@ -32,16 +32,18 @@ func (r *flaggerReceiver) buildMetrics(now time.Time) pmetric.Metrics {
 
 	for _, k := range keys {
 		s := r.tracker.states[k]
-		r.mb.RecordFlaggerCanaryWeightDataPoint(ts, s.Weight, metadata.AttributeRoleCanary)
-		r.mb.RecordFlaggerCanaryWeightDataPoint(ts, 100-s.Weight, metadata.AttributeRolePrimary)
+		if !s.PhaseOnly {
+			r.mb.RecordFlaggerCanaryWeightDataPoint(ts, s.Weight, metadata.AttributeRoleCanary)
+			r.mb.RecordFlaggerCanaryWeightDataPoint(ts, 100-s.Weight, metadata.AttributeRolePrimary)
+			r.mb.RecordFlaggerCanaryFailedChecksDataPoint(ts, s.FailedChecks)
+			r.mb.RecordFlaggerCanaryIterationsDataPoint(ts, s.Iterations)
+		}
 		for _, p := range knownPhases {
 			r.mb.RecordFlaggerCanaryPhaseDataPoint(ts, boolInt(p == s.Phase), p)
 		}
 		if !isKnownPhase(s.Phase) {
 			r.mb.RecordFlaggerCanaryPhaseDataPoint(ts, 1, s.Phase)
 		}
-		r.mb.RecordFlaggerCanaryFailedChecksDataPoint(ts, s.FailedChecks)
-		r.mb.RecordFlaggerCanaryIterationsDataPoint(ts, s.Iterations)
 		if rs := r.tracker.rollouts[k]; rs != nil {
 			for _, res := range []metadata.AttributeResult{metadata.AttributeResultSucceeded, metadata.AttributeResultFailed} {
 				if n, ok := rs.Count[res.String()]; ok {

@@ -65,7 +65,9 @@ type canaryState struct {
 	TargetKind string `json:"target_kind,omitempty"`
 	TargetName string `json:"target_name,omitempty"`
 	// HasStatus is false while Flagger has not written a status yet.
-	HasStatus    bool   `json:"has_status"`
+	HasStatus bool `json:"has_status"`
+	// PhaseOnly is set when only the phase is known (from the webhook).
+	PhaseOnly    bool   `json:"phase_only,omitempty"`
 	Phase        string `json:"phase,omitempty"`
 	Weight       int64  `json:"weight"`
 	FailedChecks int64  `json:"failed_checks"`
@@ -228,6 +230,7 @@ func (t *tracker) observePhase(namespace, name, phase string, when time.Time) {
 			Namespace: namespace,
 			Name:      name,
 			HasStatus: true,
+			PhaseOnly: true,
 			Phase:     phase,
 			Changed:   when,
 		}

@@ -84,7 +84,7 @@ func (h *webhookHandler) serve(req *http.Request) (int, string) {
 		}
 		return http.StatusBadRequest, "failed to read request body"
 	}
-	ev, err := parsePayload(body, time.Now())
+	ev, err := parsePayload(body, h.r.now())
 	if err != nil {
 		return http.StatusBadRequest, err.Error()
 	}
