@@ -74,6 +74,13 @@ func (p *canaryRoleProcessor) stampResource(idx *index, res pcommon.Resource, c 
 	} else {
 		c.primary++
 	}
+	if !p.override {
+		if v, ok := attrs.Get(attrRole); ok && v.AsString() != s.role {
+			// The sender says this is the other side: its word stands, and nothing that
+			// describes our side (weight, name) is added to it.
+			return s
+		}
+	}
 	putStr(attrs, attrRole, s.role, p.override)
 	putStr(attrs, attrName, s.canary, p.override)
 	if s.hasWeight {
