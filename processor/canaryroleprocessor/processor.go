@@ -23,10 +23,11 @@ const (
 	attrRevision = "flagger.canary.revision"
 )
 
-// Attribute sets of the stamped_resources counter, built once.
+// Options of the stamped_resources counter, built once: passing a prebuilt slice keeps the
+// hot path from allocating one per call.
 var (
-	canaryRoleSet  = metric.WithAttributeSet(attribute.NewSet(attribute.String("role", roleCanary)))
-	primaryRoleSet = metric.WithAttributeSet(attribute.NewSet(attribute.String("role", rolePrimary)))
+	canaryRoleOpts  = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("role", roleCanary)))}
+	primaryRoleOpts = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("role", rolePrimary)))}
 )
 
 // canaryRoleProcessor stamps telemetry for one pipeline; the index it reads may be shared
@@ -50,10 +51,10 @@ type counts struct {
 
 func (p *canaryRoleProcessor) record(ctx context.Context, c counts) {
 	if c.canary > 0 {
-		p.telemetry.ProcessorCanaryroleStampedResources.Add(ctx, c.canary, canaryRoleSet)
+		p.telemetry.ProcessorCanaryroleStampedResources.Add(ctx, c.canary, canaryRoleOpts...)
 	}
 	if c.primary > 0 {
-		p.telemetry.ProcessorCanaryroleStampedResources.Add(ctx, c.primary, primaryRoleSet)
+		p.telemetry.ProcessorCanaryroleStampedResources.Add(ctx, c.primary, primaryRoleOpts...)
 	}
 	if c.unmatched > 0 {
 		p.telemetry.ProcessorCanaryroleUnmatchedResources.Add(ctx, c.unmatched)
