@@ -48,6 +48,9 @@ type conflict struct {
 
 // buildIndex combines the static canaries with the learned ones; a learned Canary replaces
 // a static entry with the same namespace and name.
+//
+// Note: workloads are matched by namespace and name only, not by kind: a Deployment and a
+// DaemonSet of the same name in one namespace are both taken for the Canary's target.
 func buildIndex(static []CanaryConfig, learned map[string]*kube.Canary, opts StampConfig) (*index, []conflict) {
 	merged := make(map[string]*kube.Canary, len(static)+len(learned))
 	for _, c := range static {
@@ -92,6 +95,12 @@ func buildIndex(static []CanaryConfig, learned map[string]*kube.Canary, opts Sta
 }
 
 // stampsFor returns the stamps of the canary side and of the primary side.
+//
+// Note: the primary's weight is 100 minus the canary's status.canaryWeight. That describes
+// progressive traffic shifting; with A/B testing or blue/green, where Flagger routes by
+// header or switches at once, the weights do not describe the traffic. Weight, phase and
+// revision are those of the last Canary update the collector has seen, so telemetry
+// recorded before a change but processed after it carries the new values.
 func stampsFor(c *kube.Canary, opts StampConfig) (canary, primary *stamp) {
 	canary = &stamp{role: roleCanary, canary: c.Name}
 	primary = &stamp{role: rolePrimary, canary: c.Name}

@@ -67,41 +67,12 @@ func (s *source) rebuildLocked() {
 	s.current.Store(idx)
 }
 
-// start starts the watch on the first call; later calls only return.
+// start starts the watch on the first call; later calls only return. The lock is not held
+// while waiting for the first list, so the handlers can update the index meanwhile.
 func (s *source) start(ctx context.Context, host component.Host) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started || s.k8s == nil {
-		return nil
-	}
-	client, err := s.newClient(s.k8s.API)
-	if err != nil {
-		err = fmt.Errorf("failed to create the kubernetes client: %w", err)
-		componentstatus.ReportStatus(host, componentstatus.NewPermanentErrorEvent(err))
+	runCtx, synced, err := s.startInformers(host)
+	if err != nil || synced == nil {
 		return err
-	}
-	s.started = true
-
-	informers := kube.NewCanaryInformers(client, s.k8s.Namespaces, 0)
-	synced := make([]cache.InformerSynced, 0, len(informers))
-	for _, inf := range informers {
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    s.onUpsert,
-			UpdateFunc: func(_, obj any) { s.onUpsert(obj) },
-			DeleteFunc: s.onDelete,
-		}); err != nil {
-			return fmt.Errorf("failed to register the canary handler: %w", err)
-		}
-		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-			s.logger.Debug("canary watch failed; retrying", zap.Error(err))
-		})
-		synced = append(synced, inf.HasSynced)
-	}
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	for _, inf := range informers {
-		s.running.Go(func() { inf.RunWithContext(runCtx) })
 	}
 
 	waitCtx, waitCancel := context.WithTimeout(ctx, s.syncTimeout)
@@ -124,6 +95,50 @@ func (s *source) start(ctx context.Context, host component.Host) error {
 		}
 	})
 	return nil
+}
+
+// startInformers creates and runs the informers once. It returns no synced functions when
+// there is nothing to wait for: the source is static or already started.
+//
+// Note: after the first successful list, watch errors are only logged at debug level and
+// the component status stays OK; the informers keep retrying and the index keeps its last
+// known state, which may then be stale.
+func (s *source) startInformers(host component.Host) (context.Context, []cache.InformerSynced, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.k8s == nil {
+		return nil, nil, nil
+	}
+	client, err := s.newClient(s.k8s.API)
+	if err != nil {
+		err = fmt.Errorf("failed to create the kubernetes client: %w", err)
+		componentstatus.ReportStatus(host, componentstatus.NewPermanentErrorEvent(err))
+		return nil, nil, err
+	}
+	s.started = true
+
+	informers := kube.NewCanaryInformers(client, s.k8s.Namespaces, 0)
+	synced := make([]cache.InformerSynced, 0, len(informers))
+	for _, inf := range informers {
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    s.onUpsert,
+			UpdateFunc: func(_, obj any) { s.onUpsert(obj) },
+			DeleteFunc: s.onDelete,
+		}); err != nil {
+			return nil, nil, fmt.Errorf("failed to register the canary handler: %w", err)
+		}
+		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+			s.logger.Debug("canary watch failed; retrying", zap.Error(err))
+		})
+		synced = append(synced, inf.HasSynced)
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	for _, inf := range informers {
+		s.running.Go(func() { inf.RunWithContext(runCtx) })
+	}
+	return runCtx, synced, nil
 }
 
 func (s *source) onUpsert(obj any) {

@@ -68,7 +68,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorCanaryroleStampedResources, err = builder.meter.Int64Counter(
 		"otelcol_processor_canaryrole_stamped_resources",
-		metric.WithDescription("Resources recognised as the canary or the primary side of a rollout, by role. [Development]"),
+		metric.WithDescription("Resources recognised as the canary or the primary side of a rollout, by role (attribute role, canary or primary). [Development]"),
 		metric.WithUnit("{resources}"),
 	)
 	errs = errors.Join(errs, err)

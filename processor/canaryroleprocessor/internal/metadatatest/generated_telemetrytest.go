@@ -40,7 +40,7 @@ func AssertEqualProcessorCanaryroleMalformedCanaries(t *testing.T, tt *component
 func AssertEqualProcessorCanaryroleStampedResources(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_canaryrole_stamped_resources",
-		Description: "Resources recognised as the canary or the primary side of a rollout, by role. [Development]",
+		Description: "Resources recognised as the canary or the primary side of a rollout, by role (attribute role, canary or primary). [Development]",
 		Unit:        "{resources}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
