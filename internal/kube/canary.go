@@ -25,6 +25,8 @@ type Canary struct {
 	Name      string
 	// UID tells a re-created Canary from the one it replaces.
 	UID string
+	// Created is metadata.creationTimestamp.
+	Created time.Time
 	// TargetKind and TargetName are spec.targetRef: the workload Flagger rolls out.
 	TargetKind string
 	TargetName string
@@ -70,6 +72,7 @@ func fromTyped(t *flaggerv1.Canary, u *unstructured.Unstructured) *Canary {
 		Namespace:    t.Namespace,
 		Name:         t.Name,
 		UID:          string(t.UID),
+		Created:      t.CreationTimestamp.UTC(),
 		TargetKind:   t.Spec.TargetRef.Kind,
 		TargetName:   t.Spec.TargetRef.Name,
 		HasStatus:    hasStatus,
@@ -87,7 +90,12 @@ func fromTyped(t *flaggerv1.Canary, u *unstructured.Unstructured) *Canary {
 
 // fromFields reads field by field, for objects the typed conversion refuses.
 func fromFields(u *unstructured.Unstructured) (*Canary, error) {
-	c := &Canary{Namespace: u.GetNamespace(), Name: u.GetName(), UID: string(u.GetUID())}
+	c := &Canary{
+		Namespace: u.GetNamespace(),
+		Name:      u.GetName(),
+		UID:       string(u.GetUID()),
+		Created:   u.GetCreationTimestamp().UTC(),
+	}
 	var errs []error
 	str := func(dst *string, path ...string) {
 		v, found, err := unstructured.NestedFieldNoCopy(u.Object, path...)
