@@ -42,17 +42,20 @@ type source struct {
 	logger      *zap.Logger
 	telemetry   *metadata.TelemetryBuilder
 
+	registry *registry
+
 	// current is read on the hot path and swapped whole when the Canaries change.
 	current atomic.Pointer[index]
 
+	// running tracks the informers and the goroutine that waits for a late first sync.
+	running sync.WaitGroup
+
 	// mu guards the fields below and serialises rebuilds.
-	mu       sync.Mutex
-	refs     int
-	started  bool
-	learned  map[string]*kube.Canary
-	cancel   context.CancelFunc
-	running  sync.WaitGroup
-	registry *registry
+	mu      sync.Mutex
+	refs    int
+	started bool
+	learned map[string]*kube.Canary
+	cancel  context.CancelFunc
 }
 
 func (s *source) rebuildLocked() {
