@@ -39,6 +39,9 @@ type occurrence struct {
 
 // deduplicator makes one record of an event that both sources deliver. An arrival is held up
 // to window for its copy from the other source; the copy then only marks it as seen by both.
+//
+// Note: copies are matched by canary, message and timestamp; two identical messages for one
+// Canary within matchTolerance are taken as one event.
 type deduplicator struct {
 	window time.Duration
 	emit   func(ev *flaggerEvent) error

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
@@ -53,11 +54,12 @@ func (k *kubernetesSource) run(ctx context.Context) {
 		return
 	}
 	le := k.cfg.LeaderElection.Get()
-	identity, err := os.Hostname()
-	if err != nil || identity == "" {
-		identity = "otelcol-flagger"
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "otelcol-flagger"
 	}
-	identity = fmt.Sprintf("%s-%d", identity, os.Getpid())
+	// Unique per receiver, so two collectors on one host (or two tests) never share it.
+	identity := host + "_" + string(uuid.NewUUID())
 	lock := &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Name: le.LeaseName, Namespace: le.LeaseNamespace},
 		Client:     k.clients.Core.CoordinationV1(),

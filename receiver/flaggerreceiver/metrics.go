@@ -58,8 +58,10 @@ func (r *flaggerReceiver) buildMetrics(now time.Time) pmetric.Metrics {
 	return md
 }
 
-// appendDurations adds the rollout duration histograms, which the generated builder does not
-// cover, to the resource of each Canary.
+// appendDurations adds the rollout duration histograms to the resource of each Canary.
+//
+// Note: the generated metrics builder has no histograms, so this one is built here and cannot
+// be disabled under `metrics:`.
 func (r *flaggerReceiver) appendDurations(md pmetric.Metrics, ts pcommon.Timestamp) {
 	if len(r.tracker.rollouts) == 0 {
 		return

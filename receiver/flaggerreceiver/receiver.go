@@ -65,8 +65,10 @@ type flaggerReceiver struct {
 	dedup   *deduplicator
 	host    component.Host
 	server  *http.Server
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// webhookAddr is where the webhook listens once started.
+	webhookAddr string
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 
 	startOnce    sync.Once
 	shutdownOnce sync.Once
@@ -197,7 +199,8 @@ func (r *flaggerReceiver) startWebhook(ctx context.Context, host component.Host)
 		_ = ln.Close()
 		return fmt.Errorf("webhook: failed to create server: %w", err)
 	}
-	r.logger.Info("Webhook listening", zap.String("endpoint", ln.Addr().String()), zap.String("path", wc.Path))
+	r.webhookAddr = ln.Addr().String()
+	r.logger.Info("Webhook listening", zap.String("endpoint", r.webhookAddr), zap.String("path", wc.Path))
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -249,6 +252,10 @@ func (r *flaggerReceiver) resetBaseline() {
 	}
 }
 
+// setLeading starts or stops emission.
+//
+// Note: a new leader takes the cluster as it finds it as reported (its own checkpoint
+// aside), so a change made during the hand-over is not reported.
 func (r *flaggerReceiver) setLeading(leading bool) {
 	if leading {
 		r.resetBaseline()
@@ -322,6 +329,7 @@ func (r *flaggerReceiver) onKubernetesEvent(uid string, count int64, ev *flagger
 		r.dedup.fromKubernetes(ev)
 		return
 	}
+	// Note: an event the pipeline refuses is not retried; emitEvent logs it.
 	_ = r.emitEvent(context.Background(), ev)
 }
 
