@@ -73,6 +73,7 @@ type Cluster struct {
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 
+	began := time.Now()
 	c := &Cluster{
 		toolsDir:     opts.ToolsDir,
 		startTimeout: opts.StartTimeout,
@@ -197,7 +198,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 		return httpOK(ctx, http.DefaultClient, flaggerHealth)
 	}))
 
-	t.Logf("cluster ready at %s (work dir %s)", c.Server, c.Dir)
+	t.Logf("cluster ready at %s in %s (work dir %s)", c.Server,
+		time.Since(began).Round(100*time.Millisecond), c.Dir)
 
 	return c
 }
