@@ -56,10 +56,10 @@ func TestComponents(t *testing.T) {
 	}
 
 	assert.Equal(t, []string{"flagger", "jaeger", "otlp", "prometheus"}, names("receivers"))
-	assert.Equal(t, []string{"batch", "canaryrole", "k8sattributes", "memory_limiter", "resource", "transform"},
+	// k8s_attributes, otlp_grpc and otlp_http are the current names of k8sattributes, otlp
+	// and otlphttp, which still accept their old names with a deprecation warning.
+	assert.Equal(t, []string{"batch", "canaryrole", "k8s_attributes", "memory_limiter", "resource", "transform"},
 		names("processors"))
-	// otlp_grpc and otlp_http are the v0.161.0 names of the otlp and otlphttp exporters, which
-	// still accept their old names.
 	assert.Equal(t, []string{"debug", "file", "otlp_grpc", "otlp_http", "prometheus"}, names("exporters"))
 	assert.Equal(t, []string{"bearertokenauth", "file_storage", "health_check", "pprof", "zpages"},
 		names("extensions"))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,23 +159,52 @@ func TestLocalConfig(t *testing.T) {
 	})
 
 	t.Run("prometheus", func(t *testing.T) {
-		var queueDepth, selfTelemetry bool
+		// Written by the condition, which runs on its own goroutine; read when it fails.
+		var queueDepth, canaryPhase, selfTelemetry atomic.Bool
+		defer func() {
+			if t.Failed() {
+				t.Logf("found: smoke_queue_depth %v, flagger_canary_phase_ratio %v, otelcol_process_* %v",
+					queueDepth.Load(), canaryPhase.Load(), selfTelemetry.Load())
+			}
+		}()
 		c.eventually(t, func() bool {
-			queueDepth, selfTelemetry = false, false
+			var q, p, s bool
 			for _, line := range scrape(cfg.url(portPromExporter, "/metrics")) {
 				if strings.HasPrefix(line, "smoke_queue_depth{") &&
-					strings.Contains(line, `flagger_canary_role="canary"`) &&
-					strings.Contains(line, `queue="orders"`) && strings.HasSuffix(line, " 42") {
-					queueDepth = true
+					containsAll(line, `flagger_canary_role="canary"`, `flagger_canary_name="podinfo"`,
+						`k8s_namespace_name="test"`, `k8s_deployment_name="podinfo"`, `queue="orders"`) &&
+					strings.HasSuffix(line, " 42") {
+					q = true
+				}
+				// The unit "1" gives the phase gauge its _ratio suffix. Without the resource
+				// labels, the series of two canaries would be the same series.
+				if strings.HasPrefix(line, "flagger_canary_phase_ratio{") &&
+					containsAll(line, `flagger_canary_phase="Progressing"`, `flagger_canary_name="podinfo"`,
+						`k8s_namespace_name="test"`) &&
+					strings.HasSuffix(line, " 1") {
+					p = true
 				}
 				// The collector's own telemetry, scraped by the prometheus receiver.
 				if strings.HasPrefix(line, "otelcol_process_") {
-					selfTelemetry = true
+					s = true
 				}
 			}
-			return queueDepth && selfTelemetry
-		}, "the prometheus exporter to serve smoke_queue_depth and the collector's own metrics")
+			queueDepth.Store(q)
+			canaryPhase.Store(p)
+			selfTelemetry.Store(s)
+			return q && p && s
+		}, "the prometheus exporter to serve smoke_queue_depth, flagger_canary_phase_ratio and "+
+			"the collector's own metrics")
 	})
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }
 
 func merge(maps ...map[string]any) map[string]any {

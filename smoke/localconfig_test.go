@@ -169,10 +169,10 @@ func path(t *testing.T, node any, keys ...string) any {
 	return node
 }
 
+// setPath sets the last key under the others, which must exist.
 func setPath(t *testing.T, node any, value any, keys ...string) {
 	t.Helper()
-	parent := path(t, node, keys[:len(keys)-1]...).(map[string]any)
-	_, ok := parent[keys[len(keys)-1]]
-	require.True(t, ok, "configs/local.yaml has no %s", strings.Join(keys, "::"))
+	parent, ok := path(t, node, keys[:len(keys)-1]...).(map[string]any)
+	require.True(t, ok, "%s is not a map", strings.Join(keys[:len(keys)-1], "::"))
 	parent[keys[len(keys)-1]] = value
 }
