@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -51,44 +49,17 @@ func (c *Canary) Key() string {
 	return c.Namespace + "/" + c.Name
 }
 
-// CanaryFromUnstructured reads a Canary through Flagger's published types. When the object
-// does not fit them (a field of the wrong type, say), it reads each field on its own, keeps
-// what it can and returns the Canary together with an error that says what it skipped. It
+// CanaryFromUnstructured reads a Canary field by field, without reflection: Flagger rewrites
+// every Canary each analysis interval, so this runs often. A field of the wrong type is
+// skipped and reported in the returned error together with the rest of the Canary. It
 // returns a nil Canary only when the object has no namespace or name.
 func CanaryFromUnstructured(u *unstructured.Unstructured) (*Canary, error) {
 	if u.GetName() == "" || u.GetNamespace() == "" {
 		return nil, errors.New("canary without namespace or name")
 	}
-	var typed flaggerv1.Canary
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &typed); err == nil {
-		return fromTyped(&typed, u), nil
-	}
 	return fromFields(u)
 }
 
-func fromTyped(t *flaggerv1.Canary, u *unstructured.Unstructured) *Canary {
-	_, hasStatus := u.Object["status"]
-	c := &Canary{
-		Namespace:    t.Namespace,
-		Name:         t.Name,
-		UID:          string(t.UID),
-		Created:      t.CreationTimestamp.UTC(),
-		TargetKind:   t.Spec.TargetRef.Kind,
-		TargetName:   t.Spec.TargetRef.Name,
-		HasStatus:    hasStatus,
-		Phase:        string(t.Status.Phase),
-		Weight:       int64(t.Status.CanaryWeight),
-		FailedChecks: int64(t.Status.FailedChecks),
-		Iterations:   int64(t.Status.Iterations),
-		Revision:     t.Status.LastAppliedSpec,
-	}
-	if !t.Status.LastTransitionTime.IsZero() {
-		c.LastTransitionTime = t.Status.LastTransitionTime.UTC()
-	}
-	return c
-}
-
-// fromFields reads field by field, for objects the typed conversion refuses.
 func fromFields(u *unstructured.Unstructured) (*Canary, error) {
 	c := &Canary{
 		Namespace: u.GetNamespace(),
@@ -150,8 +121,7 @@ func fromFields(u *unstructured.Unstructured) (*Canary, error) {
 		}
 	}
 	if len(errs) == 0 {
-		// The typed conversion refused something these fields do not cover.
-		errs = append(errs, errors.New("object does not match the Canary schema"))
+		return c, nil
 	}
 	return c, fmt.Errorf("canary %s: %w", c.Key(), errors.Join(errs...))
 }

@@ -3,7 +3,7 @@ module github.com/otelcol-flagger/otelcol-flagger/internal/kube
 go 1.26.0
 
 require (
-	github.com/fluxcd/flagger v1.36.1
+	github.com/stretchr/testify v1.11.1
 	k8s.io/apimachinery v0.36.4
 	k8s.io/client-go v0.36.4
 )
