@@ -62,6 +62,19 @@ check-generated: generate
 		git status --porcelain -- distribution receiver processor; \
 		git diff --stat -- distribution receiver processor; exit 1; fi
 
+## check-versions: every collector module at one release, every k8s.io module at one release.
+# k8sattributesprocessor (and its internal k8sconfig) is the one exception: its last v0.x tag is
+# v0.160.0, which builds beside the v0.161.0 set.
+COLLECTOR_RE := (go.opentelemetry.io/collector|opentelemetry-collector-contrib)[^ ]* v
+.PHONY: check-versions
+check-versions:
+	@bad=$$(grep -HE '$(COLLECTOR_RE)|k8s.io/(api|apimachinery|client-go|apiextensions-apiserver|component-base) v' \
+		$$(git ls-files '*go.mod' | grep -v '^internal/tools/') \
+		| grep -vE ' (v0\.161\.0|v1\.67\.0|v0\.36\.4)( |$$)' \
+		| grep -vE '(k8sattributesprocessor|internal/k8sconfig) v0\.160\.0' || true); \
+	if [ -n "$$bad" ]; then echo "modules off the pinned releases:"; echo "$$bad"; exit 1; fi; \
+	echo "collector modules at v0.161.0/v1.67.0, k8s.io modules at v0.36.4"
+
 ## build: bin/otelcol-flagger.
 .PHONY: build
 build: $(OTELCOL)
@@ -104,7 +117,7 @@ e2e: $(OTELCOL) $(GOTESTSUM)
 
 ## test: everything: generated code, unit, golden, fuzz, build, configs, smoke, e2e.
 .PHONY: test
-test: check-generated unit fuzz build validate smoke e2e
+test: check-versions check-generated unit fuzz build validate smoke e2e
 
 ## lint
 .PHONY: lint
