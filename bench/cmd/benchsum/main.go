@@ -1,0 +1,281 @@
+// Command benchsum reads Go benchmark output and prints the summary of make bench: each
+// figure next to the baseline measured in the same run, their ratio and the target.
+//
+// Every figure is the median over the runs of one benchmark; benchstat, run beside it,
+// gives the spread.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// results holds every value read, by benchmark name and unit.
+type results map[string]map[string][]float64
+
+// procsSuffix is the -GOMAXPROCS suffix go test appends to benchmark names.
+var procsSuffix = regexp.MustCompile(`-\d+$`)
+
+func read(path string, into results) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
+			continue
+		}
+		name := procsSuffix.ReplaceAllString(fields[0], "")
+		if into[name] == nil {
+			into[name] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				break
+			}
+			into[name][fields[i+1]] = append(into[name][fields[i+1]], v)
+		}
+	}
+	return sc.Err()
+}
+
+// get returns the median of a benchmark's values in one unit, and whether there were any.
+func (r results) get(name, unit string) (float64, bool) {
+	vs := slices.Clone(r[name][unit])
+	if len(vs) == 0 {
+		return 0, false
+	}
+	slices.Sort(vs)
+	if len(vs)%2 == 1 {
+		return vs[len(vs)/2], true
+	}
+	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2, true
+}
+
+// table prints a Markdown table.
+type table struct {
+	header []string
+	rows   [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) print() {
+	fmt.Println("| " + strings.Join(t.header, " | ") + " |")
+	fmt.Println(strings.Repeat("|---", len(t.header)) + "|")
+	for _, row := range t.rows {
+		fmt.Println("| " + strings.Join(row, " | ") + " |")
+	}
+	fmt.Println()
+}
+
+func dur(ns float64) string {
+	switch {
+	case ns >= 1e6:
+		return fmt.Sprintf("%.1f ms", ns/1e6)
+	case ns >= 1e3:
+		return fmt.Sprintf("%.1f µs", ns/1e3)
+	}
+	return fmt.Sprintf("%.0f ns", ns)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+const missing = "–"
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("benchsum: ")
+	r := results{}
+	for _, path := range flag.Args() {
+		if err := read(path, r); err != nil {
+			log.Fatal(err)
+		}
+	}
+	processors(r)
+	pipeline(r)
+	receiver(r)
+	webhook(r)
+}
+
+// has reports whether any benchmark of the name prefix was read.
+func (r results) has(prefix string) bool {
+	for name := range r {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func processors(r results) {
+	if !r.has("BenchmarkBatch/") {
+		return
+	}
+	fmt.Println("### canaryrole per batch (100 resources × 10 scopes × 100 items, batch processed again each iteration)")
+	fmt.Println()
+	t := table{header: []string{
+		"signal", "canaries", "canaryrole", "resource (a)", "canaryrole ÷ (a), target ≤ 1.5",
+		"transform (b)", "(b) ÷ canaryrole, target ≥ 2", "canaryrole allocs/resource, target 0",
+	}}
+	for _, signal := range []string{"traces", "metrics", "logs"} {
+		prefix := "BenchmarkBatch/signal=" + signal
+		res, resOK := r.get(prefix+"/proc=resource", "ns/op")
+		empty, emptyOK := r.get("BenchmarkEmptyBatch/signal="+signal+"/proc=canaryrole", "allocs/op")
+		for _, n := range []int{1, 10, 200, 1000} {
+			cr, crOK := r.get(fmt.Sprintf("%s/proc=canaryrole/canaries=%d", prefix, n), "ns/op")
+			tr, trOK := r.get(fmt.Sprintf("%s/proc=transform/canaries=%d", prefix, n), "ns/op")
+			allocs, allocsOK := r.get(fmt.Sprintf("%s/proc=canaryrole/canaries=%d", prefix, n), "allocs/op")
+			row := []string{signal, strconv.Itoa(n), missing, missing, missing, missing, missing, missing}
+			if crOK {
+				row[2] = dur(cr)
+			}
+			if resOK {
+				row[3] = dur(res)
+			}
+			if crOK && resOK {
+				row[4] = fmt.Sprintf("%.2f× %s", cr/res, verdict(cr/res <= 1.5))
+			}
+			if trOK {
+				row[5] = dur(tr)
+			}
+			if crOK && trOK {
+				row[6] = fmt.Sprintf("%.1f× %s", tr/cr, verdict(tr/cr >= 2))
+			}
+			if allocsOK && emptyOK {
+				per := (allocs - empty) / 100
+				row[7] = fmt.Sprintf("%.2f (%.0f per batch, %.0f of them per call) %s",
+					per, allocs, empty, verdict(per <= 0))
+			}
+			t.add(row...)
+		}
+	}
+	t.print()
+	if labels, ok := r.get("BenchmarkBatch/signal=metrics/proc=canaryrole+labels/canaries=10", "ns/op"); ok {
+		plain, _ := r.get("BenchmarkBatch/signal=metrics/proc=canaryrole/canaries=10", "ns/op")
+		fmt.Printf("With metric_labels (the default) canaryrole also labels all 100,000 data points: "+
+			"metrics, 10 canaries: %s, %.1f× the resource-only figure.\n\n", dur(labels), labels/plain)
+	}
+}
+
+func pipeline(r results) {
+	if !r.has("BenchmarkPipeline/") {
+		return
+	}
+	fmt.Println("### Whole collector: OTLP gRPC → [memory_limiter, (canaryrole), batch] → OTLP gRPC")
+	fmt.Println()
+	t := table{header: []string{
+		"canaries", "spans/s", "CPU s per M spans, with canaryrole", "without", "ratio, target ≤ 1.03",
+		"peak RSS with", "peak RSS without",
+	}}
+	for _, n := range []int{10, 200} {
+		with := fmt.Sprintf("BenchmarkPipeline/canaries=%d/proc=canaryrole", n)
+		without := fmt.Sprintf("BenchmarkPipeline/canaries=%d/proc=none", n)
+		cpuWith, ok1 := r.get(with, "cpu-s/Mspan")
+		cpuWithout, ok2 := r.get(without, "cpu-s/Mspan")
+		if !ok1 || !ok2 {
+			continue
+		}
+		rate, _ := r.get(with, "spans/s")
+		rssWith, _ := r.get(with, "peak-RSS-MiB")
+		rssWithout, _ := r.get(without, "peak-RSS-MiB")
+		t.add(strconv.Itoa(n), fmt.Sprintf("%.0f", rate),
+			fmt.Sprintf("%.2f", cpuWith), fmt.Sprintf("%.2f", cpuWithout),
+			fmt.Sprintf("%.3f× %s", cpuWith/cpuWithout, verdict(cpuWith/cpuWithout <= 1.03)),
+			fmt.Sprintf("%.0f MiB", rssWith), fmt.Sprintf("%.0f MiB", rssWithout))
+	}
+	t.print()
+}
+
+func receiver(r results) {
+	if !r.has("BenchmarkCanaryChange") && !r.has("BenchmarkHeapPerCanary") {
+		return
+	}
+	fmt.Println("### flagger receiver, one core (-cpu 1)")
+	fmt.Println()
+	t := table{header: []string{"measure", "value", "baseline", "ratio", "target"}}
+	for _, b := range []struct{ name, unit, label string }{
+		{"BenchmarkCanaryChange", "changes/s", "Canary status change → record"},
+		{"BenchmarkKubernetesEvent", "events/s", "Kubernetes Event → record"},
+		{"BenchmarkWebhookRequest", "events/s", "webhook request → record (no network)"},
+	} {
+		v, ok := r.get(b.name, b.unit)
+		if !ok {
+			continue
+		}
+		allocs, _ := r.get(b.name, "allocs/op")
+		base, ratio := "absolute", missing
+		if b.name == "BenchmarkWebhookRequest" {
+			if d, ok := r.get("BenchmarkWebhookDecode", "events/s"); ok {
+				base = fmt.Sprintf("%.0f/s: JSON decode of the same body", d)
+				ratio = fmt.Sprintf("%.2f×", v/d)
+			}
+		}
+		t.add(b.label, fmt.Sprintf("%.0f/s, %.0f allocs", v, allocs), base, ratio,
+			fmt.Sprintf("≥ 50000/s %s", verdict(v >= 50000)))
+	}
+	for _, n := range []int{1000, 10000} {
+		v, ok := r.get(fmt.Sprintf("BenchmarkHeapPerCanary/%d", n), "B/canary")
+		if !ok {
+			continue
+		}
+		t.add(fmt.Sprintf("heap per Canary, %d Canaries", n), fmt.Sprintf("%.0f B", v), "absolute", missing,
+			fmt.Sprintf("≤ 4096 B %s", verdict(v <= 4096)))
+	}
+	t.print()
+}
+
+func webhook(r results) {
+	if !r.has("BenchmarkWebhook/") {
+		return
+	}
+	fmt.Println("### Event webhook on loopback, running binary")
+	fmt.Println()
+	t := table{header: []string{"target", "requests/s", "p50", "p99", "collector CPU per request"}}
+	var hook, health [2]float64
+	for i, target := range []string{"health_check", "webhook"} {
+		var name string
+		for n := range r {
+			if strings.HasPrefix(n, "BenchmarkWebhook/target="+target+"/") {
+				name = n
+			}
+		}
+		rps, ok := r.get(name, "req/s")
+		if !ok {
+			continue
+		}
+		p50, _ := r.get(name, "p50-ms")
+		p99, _ := r.get(name, "p99-ms")
+		cpu, _ := r.get(name, "cpu-us/req")
+		t.add(strings.TrimPrefix(name, "BenchmarkWebhook/"), fmt.Sprintf("%.0f", rps),
+			fmt.Sprintf("%.2f ms", p50), fmt.Sprintf("%.2f ms", p99), fmt.Sprintf("%.0f µs", cpu))
+		if i == 0 {
+			health = [2]float64{rps, p99}
+		} else {
+			hook = [2]float64{rps, p99}
+		}
+	}
+	t.print()
+	if hook[0] > 0 && health[0] > 0 {
+		fmt.Printf("webhook ÷ health_check: %.2f× the requests/s, %.2f× the p99 latency (no target set).\n\n",
+			hook[0]/health[0], hook[1]/health[1])
+	}
+}

@@ -1,0 +1,139 @@
+package processors
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/transformprocessor"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/otelcol-flagger/otelcol-flagger/processor/canaryroleprocessor"
+)
+
+// The attributes every processor under comparison writes.
+const (
+	attrRole = "flagger.canary.role"
+	attrName = "flagger.canary.name"
+)
+
+// subject is one processor configuration under comparison.
+type subject struct {
+	name    string
+	factory processor.Factory
+	config  map[string]any
+}
+
+// resourceSubject upserts one constant attribute: the least a processor can do per
+// resource, and the floor canaryrole is held against.
+func resourceSubject() subject {
+	return subject{
+		name:    "resource",
+		factory: resourceprocessor.NewFactory(),
+		config: map[string]any{
+			"attributes": []any{map[string]any{
+				"key": attrRole, "value": "primary", "action": "upsert",
+			}},
+		},
+	}
+}
+
+// canaryroleSubject knows n canaries by hand. Data point labels are off so that, like the
+// others, it only writes resource attributes.
+func canaryroleSubject(n int, metricLabels bool) subject {
+	canaries := make([]any, n)
+	for c := range canaries {
+		namespace, name := canary(c)
+		canaries[c] = map[string]any{"namespace": namespace, "name": name}
+	}
+	return subject{
+		name:    "canaryrole",
+		factory: canaryroleprocessor.NewFactory(),
+		config:  map[string]any{"canaries": canaries, "metric_labels": metricLabels},
+	}
+}
+
+// transformStatements are the OTTL statements that stamp what canaryrole stamps for n
+// canaries: role and name, for the primary and for the canary, four per canary.
+func transformStatements(n int) []any {
+	const where = ` where resource.attributes["k8s.namespace.name"] == %q` +
+		` and resource.attributes["k8s.deployment.name"] == %q`
+	statements := make([]any, 0, 4*n)
+	for c := 0; c < n; c++ {
+		namespace, name := canary(c)
+		for _, side := range []struct{ role, workload string }{
+			{"primary", name + "-primary"},
+			{"canary", name},
+		} {
+			statements = append(statements,
+				fmt.Sprintf(`set(resource.attributes[%q], %q)`+where, attrRole, side.role, namespace, side.workload),
+				fmt.Sprintf(`set(resource.attributes[%q], %q)`+where, attrName, name, namespace, side.workload))
+		}
+	}
+	return statements
+}
+
+func transformSubject(n int) subject {
+	statements := transformStatements(n)
+	return subject{
+		name:    "transform",
+		factory: transformprocessor.NewFactory(),
+		config: map[string]any{
+			"error_mode":        "ignore",
+			"trace_statements":  statements,
+			"metric_statements": statements,
+			"log_statements":    statements,
+		},
+	}
+}
+
+// createConfig unmarshals and validates the subject's configuration as the collector would.
+func (s subject) createConfig(tb testing.TB) any {
+	tb.Helper()
+	cfg := s.factory.CreateDefaultConfig()
+	require.NoError(tb, confmap.NewFromStringMap(s.config).Unmarshal(cfg))
+	require.NoError(tb, confmap.Validate(cfg))
+	return cfg
+}
+
+func (s subject) settings() processor.Settings {
+	return processortest.NewNopSettings(s.factory.Type())
+}
+
+// start starts a processor and shuts it down when the test ends.
+func start(tb testing.TB, p component.Component) {
+	tb.Helper()
+	require.NoError(tb, p.Start(context.Background(), componenttest.NewNopHost()))
+	tb.Cleanup(func() { require.NoError(tb, p.Shutdown(context.Background())) })
+}
+
+func (s subject) traces(tb testing.TB) processor.Traces {
+	tb.Helper()
+	p, err := s.factory.CreateTraces(context.Background(), s.settings(), s.createConfig(tb), consumertest.NewNop())
+	require.NoError(tb, err)
+	start(tb, p)
+	return p
+}
+
+func (s subject) metrics(tb testing.TB) processor.Metrics {
+	tb.Helper()
+	p, err := s.factory.CreateMetrics(context.Background(), s.settings(), s.createConfig(tb), consumertest.NewNop())
+	require.NoError(tb, err)
+	start(tb, p)
+	return p
+}
+
+func (s subject) logs(tb testing.TB) processor.Logs {
+	tb.Helper()
+	p, err := s.factory.CreateLogs(context.Background(), s.settings(), s.createConfig(tb), consumertest.NewNop())
+	require.NoError(tb, err)
+	start(tb, p)
+	return p
+}
