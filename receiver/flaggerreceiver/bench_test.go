@@ -2,6 +2,7 @@ package flaggerreceiver
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -76,6 +77,27 @@ func BenchmarkWebhookRequest(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
 			b.Fatal(rec.Body.String())
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkWebhookDecode is the baseline for BenchmarkWebhookRequest: decoding the same
+// body into the payload type and its metadata strings, and nothing else.
+func BenchmarkWebhookDecode(b *testing.B) {
+	body := []byte(eventPayload)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var p webhookPayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			b.Fatal(err)
+		}
+		for _, raw := range p.Metadata {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
