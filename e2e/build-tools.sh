@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the binaries the e2e tier runs (etcd, kube-apiserver,
-# kube-controller-manager, kwok, flagger) from the Go module proxy and copies
-# the kwok stage files and Flagger's CRD next to them.
+# kube-controller-manager, kwok, flagger, and telemetrygen to send
+# application telemetry) from the Go module proxy and copies the kwok stage
+# files and Flagger's CRD next to them.
 #
 # Output goes to $E2E_TOOLS_DIR (default $HOME/.cache/otelcol-flagger-e2e/bin).
 # A tool is rebuilt only when it is missing or was built at another version.
@@ -11,6 +12,8 @@ KUBE_VERSION=v1.36.4
 KUBE_STAGING_VERSION=v0.36.4
 KWOK_VERSION=v0.8.0
 FLAGGER_VERSION=v1.36.1
+# The collector release the distribution is built from.
+TELEMETRYGEN_VERSION=v0.161.0
 
 TOOLS_DIR="${E2E_TOOLS_DIR:-$HOME/.cache/otelcol-flagger-e2e/bin}"
 STAMP_DIR="$TOOLS_DIR/.versions"
@@ -131,8 +134,18 @@ build_flagger() {
 	fi
 }
 
+build_telemetrygen() {
+	if ! up_to_date telemetrygen "$TELEMETRYGEN_VERSION"; then
+		log "building telemetrygen $TELEMETRYGEN_VERSION"
+		GOBIN="$TOOLS_DIR" go install -ldflags "-s -w" \
+			"github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$TELEMETRYGEN_VERSION"
+		stamp telemetrygen "$TELEMETRYGEN_VERSION"
+	fi
+}
+
 start=$(date +%s)
 build_kube
 build_kwok
 build_flagger
+build_telemetrygen
 log "tools ready in $TOOLS_DIR ($(($(date +%s) - start))s)"

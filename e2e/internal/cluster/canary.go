@@ -268,3 +268,11 @@ func (w *PhaseWatcher) String() string {
 
 	return strings.Join(parts, " → ")
 }
+
+// DeleteCanary deletes a Canary.
+func (c *Cluster) DeleteCanary(t testing.TB, namespace, name string) {
+	t.Helper()
+
+	err := c.Dynamic.Resource(CanaryGVR).Namespace(namespace).Delete(t.Context(), name, metav1.DeleteOptions{})
+	require.NoError(t, err)
+}

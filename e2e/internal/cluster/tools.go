@@ -46,3 +46,9 @@ func checkTools(dir string) error {
 
 	return nil
 }
+
+// TelemetrygenPath returns the telemetrygen binary build-tools.sh builds
+// into ToolsDir(), to send application telemetry to the collector.
+func TelemetrygenPath() string {
+	return filepath.Join(ToolsDir(), "telemetrygen")
+}

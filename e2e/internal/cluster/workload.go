@@ -3,7 +3,9 @@ package cluster
 import (
 	"fmt"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -77,4 +79,33 @@ func (c *Cluster) TriggerRevision(t testing.TB, namespace, name, revision string
 	_, err := c.Kube.AppsV1().Deployments(namespace).Patch(t.Context(), name,
 		types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	require.NoError(t, err)
+}
+
+// WaitForPod waits until exactly one running pod carries the label
+// app=<app> and returns its name. Flagger labels the primary's pods
+// app=<target>-primary.
+func (c *Cluster) WaitForPod(t testing.TB, namespace, app string) string {
+	t.Helper()
+
+	var name string
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		pods, err := c.Kube.CoreV1().Pods(namespace).List(t.Context(), metav1.ListOptions{
+			LabelSelector: "app=" + app,
+		})
+		if !assert.NoError(ct, err) {
+			return
+		}
+
+		var running []string
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
+				running = append(running, p.Name)
+			}
+		}
+		if assert.Len(ct, running, 1, "running pods with app=%s", app) {
+			name = running[0]
+		}
+	}, 2*time.Minute, 250*time.Millisecond)
+
+	return name
 }

@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +48,14 @@ type Options struct {
 	Metrics *Pipeline
 	Traces  *Pipeline
 
+	// Pipelines are more pipelines by ID, e.g. "logs/flagger", each with
+	// its own file exporter; read them with OutputPath.
+	Pipelines map[string]*Pipeline
+
+	// Extensions maps extension IDs to their configuration; each is
+	// enabled next to the health check.
+	Extensions map[string]any
+
 	// Env is added to the test's environment, e.g. KUBECONFIG=...
 	Env []string
 
@@ -71,6 +81,9 @@ type Collector struct {
 	// TelemetryURL serves the collector's own metrics in Prometheus
 	// format.
 	TelemetryURL string
+
+	// outputs maps each pipeline ID to its file exporter's output.
+	outputs map[string]string
 
 	proc *proc.Process
 }
@@ -121,6 +134,7 @@ func Start(t testing.TB, opts Options) *Collector {
 		LogsPath:    filepath.Join(dir, "logs.jsonl"),
 		MetricsPath: filepath.Join(dir, "metrics.jsonl"),
 		TracesPath:  filepath.Join(dir, "traces.jsonl"),
+		outputs:     map[string]string{},
 	}
 
 	healthPort, err := FreePort()
@@ -166,17 +180,37 @@ func (c *Collector) LogPath() string {
 	return c.proc.LogPath
 }
 
+// OutputPath returns the file a pipeline exports to: one JSON-encoded OTLP
+// request per line.
+func (c *Collector) OutputPath(pipelineID string) string {
+	path, ok := c.outputs[pipelineID]
+	if !ok {
+		panic("collector has no pipeline " + pipelineID)
+	}
+
+	return path
+}
+
 func (c *Collector) config(opts Options, healthPort, telemetryPort int) map[string]any {
-	exporters := map[string]any{}
-	pipelines := map[string]any{}
-
-	add := func(signal, path string, p *Pipeline) {
-		if p == nil {
-			return
+	pipelines := map[string]*Pipeline{}
+	for id, p := range opts.Pipelines {
+		pipelines[id] = p
+	}
+	for id, p := range map[string]*Pipeline{"logs": opts.Logs, "metrics": opts.Metrics, "traces": opts.Traces} {
+		if p != nil {
+			pipelines[id] = p
 		}
+	}
 
-		id := "file/" + signal
-		exporters[id] = map[string]any{
+	exporters := map[string]any{}
+	service := map[string]any{}
+	for id, p := range pipelines {
+		name := strings.ReplaceAll(id, "/", "_")
+		path := filepath.Join(c.Dir, name+".jsonl")
+		c.outputs[id] = path
+
+		exporter := "file/" + name
+		exporters[exporter] = map[string]any{
 			"path":           path,
 			"format":         "json",
 			"flush_interval": "100ms",
@@ -184,28 +218,33 @@ func (c *Collector) config(opts Options, healthPort, telemetryPort int) map[stri
 
 		pipeline := map[string]any{
 			"receivers": p.Receivers,
-			"exporters": []string{id},
+			"exporters": []string{exporter},
 		}
 		if len(p.Processors) > 0 {
 			pipeline["processors"] = p.Processors
 		}
-		pipelines[signal] = pipeline
+		service[id] = pipeline
 	}
-	add("logs", c.LogsPath, opts.Logs)
-	add("metrics", c.MetricsPath, opts.Metrics)
-	add("traces", c.TracesPath, opts.Traces)
+
+	extensions := map[string]any{
+		"health_check": map[string]any{
+			"endpoint": "127.0.0.1:" + strconv.Itoa(healthPort),
+		},
+	}
+	extensionIDs := []string{"health_check"}
+	for id, cfg := range opts.Extensions {
+		extensions[id] = cfg
+		extensionIDs = append(extensionIDs, id)
+	}
+	sort.Strings(extensionIDs)
 
 	cfg := map[string]any{
-		"receivers": opts.Receivers,
-		"exporters": exporters,
-		"extensions": map[string]any{
-			"health_check": map[string]any{
-				"endpoint": "127.0.0.1:" + strconv.Itoa(healthPort),
-			},
-		},
+		"receivers":  opts.Receivers,
+		"exporters":  exporters,
+		"extensions": extensions,
 		"service": map[string]any{
-			"extensions": []string{"health_check"},
-			"pipelines":  pipelines,
+			"extensions": extensionIDs,
+			"pipelines":  service,
 			"telemetry": map[string]any{
 				"logs": map[string]any{"level": "debug"},
 				"metrics": map[string]any{

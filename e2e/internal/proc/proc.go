@@ -31,6 +31,8 @@ type Process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+	// stopped is set once Stop ran for the current start.
+	stopped bool
 }
 
 // Start runs the process in its own process group, appending its output to
@@ -61,6 +63,7 @@ func (p *Process) Start() error {
 	p.cmd = cmd
 	p.done = make(chan struct{})
 	p.err = nil
+	p.stopped = false
 
 	go func(done chan struct{}) {
 		err := cmd.Wait()
@@ -94,6 +97,16 @@ func (p *Process) Stop(grace time.Duration) {
 	if p.cmd == nil || p.done == nil {
 		return
 	}
+
+	select {
+	case <-p.done:
+		// Stopped before: the group's id may belong to someone else by now.
+		if p.stopped {
+			return
+		}
+	default:
+	}
+	p.stopped = true
 
 	pgid := p.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
