@@ -127,7 +127,7 @@ func Start(t testing.TB, opts Options) *Collector {
 		timeout = time.Minute
 	}
 
-	dir := t.TempDir()
+	dir := workDir(t)
 	c := &Collector{
 		Dir:         dir,
 		ConfigPath:  filepath.Join(dir, "config.json"),
@@ -302,6 +302,21 @@ func waitHealthy(ctx context.Context, p *proc.Process, url string, timeout time.
 		case <-ticker.C:
 		}
 	}
+}
+
+// workDir returns a directory for one collector run, kept under
+// $E2E_KEEP_DIR when it is set.
+func workDir(t testing.TB) string {
+	base := os.Getenv("E2E_KEEP_DIR")
+	if base == "" {
+		return t.TempDir()
+	}
+
+	require.NoError(t, os.MkdirAll(base, 0o755))
+	dir, err := os.MkdirTemp(base, "collector-")
+	require.NoError(t, err)
+
+	return dir
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
