@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/otelcol-flagger/otelcol-flagger/e2e/internal/cluster"
 	"github.com/otelcol-flagger/otelcol-flagger/e2e/internal/collector"
@@ -78,8 +81,27 @@ func (s *scenario) checkExact(t require.TestingT) ([]phaseRecord, []eventRecord)
 	assert.Equal(t, expectedEventLines(s.occurrences(), posts), eventLines(events),
 		"events: expected from the Events in the API and the webhooks the collector accepted, got from the collector")
 	checkEventRecordDetails(t, s.ns, events, posts)
+	s.checkEventsInAPI(t, events)
 
 	return phases, events
+}
+
+// checkEventsInAPI checks, apart from the watch, that the latest
+// occurrence of every Event the API now holds about the Canary is
+// reported.
+func (s *scenario) checkEventsInAPI(t require.TestingT, events []eventRecord) {
+	list, err := s.env.cluster.Kube.CoreV1().Events(s.ns).List(context.Background(), metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=Canary,involvedObject.name=" + appName,
+	})
+	require.NoError(t, err)
+
+	for i := range list.Items {
+		o := cluster.EventVersion{Event: &list.Items[i]}
+		msg := strings.TrimPrefix(o.Event.Message, aggregatedPrefix)
+		assert.True(t, slices.ContainsFunc(events, func(e eventRecord) bool {
+			return e.Source != "webhook" && e.Body == msg && e.Count == o.Count()
+		}), "Event %s in the API, occurrence %d of %q, not reported", o.Event.Name, o.Count(), msg)
+	}
 }
 
 // checkFinalMetrics checks that the last metrics the latest run emitted
@@ -271,6 +293,8 @@ func (s *scenario) checkEventsAcrossGaps(t require.TestingT, events []eventRecor
 		}
 		assert.True(t, found, "webhook %q at %s accepted but not reported", msg, postTime(req).Format(time.TimeOnly))
 	}
+
+	s.checkEventsInAPI(t, events)
 }
 
 // metricBatches returns the batches of every run, in order.

@@ -127,6 +127,10 @@ type collectorOptions struct {
 	// default Lease, the one the shipped Role allows.
 	leaderElection bool
 
+	// leaseDuration, when set, replaces the default lease_duration; the
+	// renew deadline is two thirds of it.
+	leaseDuration time.Duration
+
 	// storageDir, when set, keeps the receiver's checkpoints there.
 	storageDir string
 }
@@ -152,7 +156,12 @@ func (s *scenario) startCollector(opts collectorOptions) *run {
 		"events":     true,
 	}
 	if opts.leaderElection {
-		k8s["leader_election"] = map[string]any{}
+		le := map[string]any{}
+		if opts.leaseDuration > 0 {
+			le["lease_duration"] = opts.leaseDuration.String()
+			le["renew_deadline"] = (opts.leaseDuration * 2 / 3).String()
+		}
+		k8s["leader_election"] = le
 	}
 	flagger := map[string]any{
 		"metrics_interval": metricsInterval.String(),
