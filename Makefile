@@ -107,7 +107,7 @@ fuzz:
 ## smoke: the built distribution, on configs/local.yaml.
 .PHONY: smoke
 smoke: $(OTELCOL) $(GOTESTSUM)
-	cd distribution/smoke && OTELCOL_BIN=$(OTELCOL) $(GOTESTSUM) --format testname -- -count=1 ./...
+	cd smoke && OTELCOL_BIN=$(OTELCOL) $(GOTESTSUM) --format testname -- -count=1 ./...
 
 ## e2e: the real-cluster tier (builds the control plane and Flagger once, then caches them).
 .PHONY: e2e
@@ -118,6 +118,11 @@ e2e: $(OTELCOL) $(GOTESTSUM)
 ## test: everything: generated code, unit, golden, fuzz, build, configs, smoke, e2e.
 .PHONY: test
 test: check-versions check-generated unit fuzz build validate smoke e2e
+
+## configmap: regenerate configs/kubernetes/configmap.yaml from configs/otel-collector.yaml.
+.PHONY: configmap
+configmap:
+	cd smoke && go test -count=1 -run TestConfigMap -update .
 
 ## lint
 .PHONY: lint

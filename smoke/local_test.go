@@ -163,7 +163,7 @@ func TestLocalConfig(t *testing.T) {
 		var queueDepth, canaryPhase, selfTelemetry atomic.Bool
 		defer func() {
 			if t.Failed() {
-				t.Logf("found: smoke_queue_depth %v, flagger_canary_phase_ratio %v, otelcol_process_* %v",
+				t.Logf("found: smoke_queue_depth %v, flagger_canary_phase %v, otelcol_process_* %v",
 					queueDepth.Load(), canaryPhase.Load(), selfTelemetry.Load())
 			}
 		}()
@@ -176,9 +176,9 @@ func TestLocalConfig(t *testing.T) {
 					strings.HasSuffix(line, " 42") {
 					q = true
 				}
-				// The unit "1" gives the phase gauge its _ratio suffix. Without the resource
-				// labels, the series of two canaries would be the same series.
-				if strings.HasPrefix(line, "flagger_canary_phase_ratio{") &&
+				// Without the resource labels, the series of two canaries would be the same
+				// series.
+				if strings.HasPrefix(line, "flagger_canary_phase{") &&
 					containsAll(line, `flagger_canary_phase="Progressing"`, `flagger_canary_name="podinfo"`,
 						`k8s_namespace_name="test"`) &&
 					strings.HasSuffix(line, " 1") {
@@ -193,7 +193,7 @@ func TestLocalConfig(t *testing.T) {
 			canaryPhase.Store(p)
 			selfTelemetry.Store(s)
 			return q && p && s
-		}, "the prometheus exporter to serve smoke_queue_depth, flagger_canary_phase_ratio and "+
+		}, "the prometheus exporter to serve smoke_queue_depth, flagger_canary_phase and "+
 			"the collector's own metrics")
 	})
 }

@@ -204,7 +204,7 @@ type metricFlaggerCanaryPhase struct {
 func (m *metricFlaggerCanaryPhase) init() {
 	m.data.SetName("flagger.canary.phase")
 	m.data.SetDescription("1 for the Canary's current phase, 0 for every other phase.")
-	m.data.SetUnit("1")
+	m.data.SetUnit("{phase}")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 }
