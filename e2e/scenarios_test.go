@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,10 +50,14 @@ func TestFlagger(t *testing.T) {
 // change, each event once although both sources carry it, and the metrics
 // end at Succeeded with one successful rollout. The collector holds the
 // shipped leader election Lease.
+//
+// Six iterations make more than ten distinct Normal events, so the API
+// server's event correlator combines the later ones into one Event whose
+// count rises and whose message changes.
 func testRolloutSucceeds(t *testing.T, e *env) {
 	s := e.newScenario(t, "rollout")
 	s.startCollector(collectorOptions{leaderElection: true})
-	s.createCanary()
+	s.createCanarySpec(cluster.CanarySpec{Iterations: 6})
 
 	initialized := s.canary.WaitForPhase(t, 0, flaggerv1.CanaryPhaseInitialized, 2*time.Minute)
 	began := time.Now()
@@ -95,6 +100,10 @@ func testRolloutSucceeds(t *testing.T, e *env) {
 	assert.Equal(t, final.Status.LastAppliedSpec, final.Status.LastPromotedSpec)
 
 	checkEventPayloads(t, s.env.router.Requests(s.ns))
+	assert.True(t, slices.ContainsFunc(s.occurrences(), func(o cluster.EventVersion) bool {
+		return strings.HasPrefix(o.Event.Message, aggregatedPrefix) && o.Count() > 1
+	}), "the API server combined no events: the scenario no longer covers combined events")
+
 	bySource := map[string]int{}
 	for _, ev := range events {
 		bySource[ev.Source]++

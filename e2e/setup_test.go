@@ -230,7 +230,15 @@ func (s *scenario) stopCollector() {
 func (s *scenario) createCanary(webhooks ...cluster.Webhook) {
 	s.t.Helper()
 
-	s.env.cluster.CreateCanary(s.t, cluster.CanarySpec{Namespace: s.ns, Name: appName, Webhooks: webhooks})
+	s.createCanarySpec(cluster.CanarySpec{Webhooks: webhooks})
+}
+
+// createCanarySpec creates the podinfo Canary as spec says otherwise.
+func (s *scenario) createCanarySpec(spec cluster.CanarySpec) {
+	s.t.Helper()
+
+	spec.Namespace, spec.Name = s.ns, appName
+	s.env.cluster.CreateCanary(s.t, spec)
 }
 
 // logRecords returns the receiver's records about the scenario's Canary,

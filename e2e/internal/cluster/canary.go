@@ -45,11 +45,14 @@ type CanarySpec struct {
 
 	// Webhooks of the analysis.
 	Webhooks []Webhook
+
+	// Iterations of the analysis; zero means 3.
+	Iterations int
 }
 
 // CreateCanary creates a blue/green Canary for a Deployment: the
-// kubernetes provider, a 5s interval, 3 iterations, a threshold of 2 and
-// no metrics.
+// kubernetes provider, a 5s interval, 3 iterations unless the spec says
+// otherwise, a threshold of 2 and no metrics.
 //
 // Note: Flagger runs the analysis at least 10s apart whatever the interval
 // says, so a successful rollout takes about 80s from the new revision.
@@ -59,6 +62,11 @@ func (c *Cluster) CreateCanary(t testing.TB, spec CanarySpec) {
 	target := spec.Target
 	if target == "" {
 		target = spec.Name
+	}
+
+	iterations := int64(spec.Iterations)
+	if iterations == 0 {
+		iterations = 3
 	}
 
 	webhooks := make([]any, 0, len(spec.Webhooks))
@@ -92,7 +100,7 @@ func (c *Cluster) CreateCanary(t testing.TB, spec CanarySpec) {
 			},
 			"analysis": map[string]any{
 				"interval":   "5s",
-				"iterations": int64(3),
+				"iterations": iterations,
 				"threshold":  int64(2),
 				"metrics":    []any{},
 				"webhooks":   webhooks,
