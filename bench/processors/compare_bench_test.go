@@ -37,7 +37,7 @@ func BenchmarkBatch(b *testing.B) {
 				run("proc=canaryrole+labels/canaries=10", canaryroleSubject(10, true), 10)
 			}
 			for _, n := range canaryCounts {
-				run(fmt.Sprintf("proc=transform/canaries=%d", n), transformSubject(n), n)
+				run(fmt.Sprintf("proc=transform/canaries=%d", n), transformSubject(n, signal), n)
 			}
 		})
 	}
@@ -51,15 +51,15 @@ func benchSignal(b *testing.B, signal string, s subject, n int) {
 	)
 	switch signal {
 	case "traces":
-		p, td := s.traces(b), newTraces(n)
+		p, td := keep(b, s.createTraces), newTraces(n)
 		consume = func() error { return p.ConsumeTraces(ctx, td) }
 		first = td.ResourceSpans().At(0).Resource().Attributes()
 	case "metrics":
-		p, md := s.metrics(b), newMetrics(n)
+		p, md := keep(b, s.createMetrics), newMetrics(n)
 		consume = func() error { return p.ConsumeMetrics(ctx, md) }
 		first = md.ResourceMetrics().At(0).Resource().Attributes()
 	case "logs":
-		p, ld := s.logs(b), newLogs(n)
+		p, ld := keep(b, s.createLogs), newLogs(n)
 		consume = func() error { return p.ConsumeLogs(ctx, ld) }
 		first = ld.ResourceLogs().At(0).Resource().Attributes()
 	}
@@ -85,21 +85,21 @@ func BenchmarkEmptyBatch(b *testing.B) {
 	ctx := context.Background()
 	for _, s := range []subject{resourceSubject(), canaryroleSubject(10, false)} {
 		b.Run("signal=traces/proc="+s.name, func(b *testing.B) {
-			p, td := s.traces(b), ptrace.NewTraces()
+			p, td := keep(b, s.createTraces), ptrace.NewTraces()
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = p.ConsumeTraces(ctx, td)
 			}
 		})
 		b.Run("signal=metrics/proc="+s.name, func(b *testing.B) {
-			p, md := s.metrics(b), pmetric.NewMetrics()
+			p, md := keep(b, s.createMetrics), pmetric.NewMetrics()
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = p.ConsumeMetrics(ctx, md)
 			}
 		})
 		b.Run("signal=logs/proc="+s.name, func(b *testing.B) {
-			p, ld := s.logs(b), plog.NewLogs()
+			p, ld := keep(b, s.createLogs), plog.NewLogs()
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = p.ConsumeLogs(ctx, ld)
@@ -116,17 +116,17 @@ func TestSameStamps(t *testing.T) {
 			ctx := context.Background()
 			want, got := newTraces(n), newTraces(n)
 			require.NoError(t, canaryroleSubject(n, false).traces(t).ConsumeTraces(ctx, want))
-			require.NoError(t, transformSubject(n).traces(t).ConsumeTraces(ctx, got))
+			require.NoError(t, transformSubject(n, "traces").traces(t).ConsumeTraces(ctx, got))
 			require.Equal(t, stamps(want.ResourceSpans()), stamps(got.ResourceSpans()))
 
 			wantM, gotM := newMetrics(n), newMetrics(n)
 			require.NoError(t, canaryroleSubject(n, false).metrics(t).ConsumeMetrics(ctx, wantM))
-			require.NoError(t, transformSubject(n).metrics(t).ConsumeMetrics(ctx, gotM))
+			require.NoError(t, transformSubject(n, "metrics").metrics(t).ConsumeMetrics(ctx, gotM))
 			require.Equal(t, metricStamps(wantM), metricStamps(gotM))
 
 			wantL, gotL := newLogs(n), newLogs(n)
 			require.NoError(t, canaryroleSubject(n, false).logs(t).ConsumeLogs(ctx, wantL))
-			require.NoError(t, transformSubject(n).logs(t).ConsumeLogs(ctx, gotL))
+			require.NoError(t, transformSubject(n, "logs").logs(t).ConsumeLogs(ctx, gotL))
 			require.Equal(t, logStamps(wantL), logStamps(gotL))
 		})
 	}

@@ -249,33 +249,37 @@ func webhook(r results) {
 	}
 	fmt.Println("### Event webhook on loopback, running binary")
 	fmt.Println()
-	t := table{header: []string{"target", "requests/s", "p50", "p99", "collector CPU per request"}}
-	var hook, health [2]float64
-	for i, target := range []string{"health_check", "webhook"} {
-		var name string
-		for n := range r {
+	t := table{header: []string{
+		"target", "requests/s", "p50", "p99", "collector CPU per request", "webhook ÷ this: requests/s, p99",
+	}}
+	names := map[string]string{}
+	for n := range r {
+		for _, target := range []string{"net_http", "health_check", "webhook"} {
 			if strings.HasPrefix(n, "BenchmarkWebhook/target="+target+"/") {
-				name = n
+				names[target] = n
 			}
 		}
+	}
+	hookRPS, _ := r.get(names["webhook"], "req/s")
+	hookP99, _ := r.get(names["webhook"], "p99-ms")
+	for _, target := range []string{"net_http", "health_check", "webhook"} {
+		name := names[target]
 		rps, ok := r.get(name, "req/s")
 		if !ok {
 			continue
 		}
 		p50, _ := r.get(name, "p50-ms")
 		p99, _ := r.get(name, "p99-ms")
-		cpu, _ := r.get(name, "cpu-us/req")
-		t.add(strings.TrimPrefix(name, "BenchmarkWebhook/"), fmt.Sprintf("%.0f", rps),
-			fmt.Sprintf("%.2f ms", p50), fmt.Sprintf("%.2f ms", p99), fmt.Sprintf("%.0f µs", cpu))
-		if i == 0 {
-			health = [2]float64{rps, p99}
-		} else {
-			hook = [2]float64{rps, p99}
+		cpu := missing
+		if v, ok := r.get(name, "cpu-us/req"); ok {
+			cpu = fmt.Sprintf("%.0f µs", v)
 		}
+		ratio := missing
+		if target != "webhook" && hookRPS > 0 {
+			ratio = fmt.Sprintf("%.2f×, %.2f×", hookRPS/rps, hookP99/p99)
+		}
+		t.add(strings.TrimPrefix(name, "BenchmarkWebhook/"), fmt.Sprintf("%.0f", rps),
+			fmt.Sprintf("%.2f ms", p50), fmt.Sprintf("%.2f ms", p99), cpu, ratio)
 	}
 	t.print()
-	if hook[0] > 0 && health[0] > 0 {
-		fmt.Printf("webhook ÷ health_check: %.2f× the requests/s, %.2f× the p99 latency (no target set).\n\n",
-			hook[0]/health[0], hook[1]/health[1])
-	}
 }

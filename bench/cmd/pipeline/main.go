@@ -24,6 +24,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	// The collector's OTLP exporter compresses with gzip by default.
+	_ "google.golang.org/grpc/encoding/gzip"
 
 	"github.com/otelcol-flagger/otelcol-flagger/bench/cmd/internal/proc"
 )
@@ -170,7 +172,7 @@ func (r *run) do() error {
 	cpu := cpuAfter - cpuBefore
 	fmt.Printf("%s\t%d\t%.4f cpu-s/Mspan\t%.1f peak-RSS-MiB\t%.0f spans/s\t%.3f cpu-cores\n",
 		r.name(), spans, cpu*1e6/float64(spans), peak,
-		float64(spans)/elapsed.Seconds(), cpu/elapsed.Seconds())
+		float64(spans)/r.duration.Seconds(), cpu/elapsed.Seconds())
 	return c.Stop()
 }
 

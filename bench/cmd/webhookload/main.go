@@ -2,9 +2,9 @@
 //
 // It runs the otelcol-flagger binary with a webhook-only flagger receiver and a
 // health_check extension, then sends a bounded number of requests at a fixed concurrency
-// to each, alternating (health, webhook, health, webhook): health_check answers from the
-// same process over the same kind of HTTP server, so it is the baseline for what HTTP
-// alone costs. For each run it prints, in Go benchmark format, requests per second, the
+// to each, in turn, twice: a bare net/http handler in this process (the floor for any HTTP
+// endpoint here), the collector's health_check (the same process and HTTP server stack as
+// the webhook, doing next to nothing) and the webhook. For each run it prints, in Go benchmark format, requests per second, the
 // median and 99th percentile latency and the collector's CPU time per request.
 package main
 
@@ -59,26 +59,35 @@ func main() {
 	}
 	defer func() { _ = c.Stop() }()
 
+	plainURL, err := servePlain()
+	if err != nil {
+		log.Fatal(err)
+	}
 	targets := []target{
-		{name: "health_check", method: http.MethodGet, url: healthURL},
-		{name: "webhook", method: http.MethodPost, url: fmt.Sprintf("http://127.0.0.1:%d/events", hookPort)},
+		{name: "net_http", method: http.MethodPost, url: plainURL},
+		{name: "health_check", method: http.MethodGet, url: healthURL, pid: c.Pid()},
+		{name: "webhook", method: http.MethodPost, url: fmt.Sprintf("http://127.0.0.1:%d/events", hookPort), pid: c.Pid()},
 	}
 	// A short warm-up run of each, not reported, so that connections and buffers are in
 	// place before anything is measured.
 	for _, t := range targets {
-		if _, err := t.load(*requests/10, *concurrency, c.Pid()); err != nil {
+		if _, err := t.load(*requests/10, *concurrency); err != nil {
 			log.Fatal(err)
 		}
 	}
 	for round := 0; round < *rounds; round++ {
 		for _, t := range targets {
-			res, err := t.load(*requests, *concurrency, c.Pid())
+			res, err := t.load(*requests, *concurrency)
 			if err != nil {
 				log.Fatal(err)
 			}
-			fmt.Printf("BenchmarkWebhook/target=%s/concurrency=%d\t%d\t%.0f ns/op\t%.0f req/s\t%.3f p50-ms\t%.3f p99-ms\t%.1f cpu-us/req\n",
+			line := fmt.Sprintf("BenchmarkWebhook/target=%s/concurrency=%d\t%d\t%.0f ns/op\t%.0f req/s\t%.3f p50-ms\t%.3f p99-ms",
 				t.name, *concurrency, *requests, res.wall.Seconds()*1e9/float64(*requests),
-				float64(*requests)/res.wall.Seconds(), ms(res.p50), ms(res.p99), res.cpu*1e6/float64(*requests))
+				float64(*requests)/res.wall.Seconds(), ms(res.p50), ms(res.p99))
+			if t.pid != 0 {
+				line += fmt.Sprintf("\t%.1f cpu-us/req", res.cpu*1e6/float64(*requests))
+			}
+			fmt.Println(line)
 		}
 	}
 	if err := c.Stop(); err != nil {
@@ -88,8 +97,30 @@ func main() {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// target is one endpoint under load; pid is the process serving it, when its CPU time is
+// to be reported.
 type target struct {
 	name, method, url string
+	pid               int
+}
+
+// servePlain serves a bare net/http handler that reads the body and answers 200, the floor
+// for any HTTP endpoint on this machine. It runs in this process, beside the client.
+func servePlain() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			_, _ = io.Copy(io.Discard, req.Body)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = io.WriteString(w, "ok\n")
+		}),
+	}
+	go func() { _ = srv.Serve(l) }()
+	return "http://" + l.Addr().String() + "/", nil
 }
 
 type result struct {
@@ -106,7 +137,7 @@ func payload(i int) []byte {
 }
 
 // load sends n requests with the given number in flight and fails on any answer but 200.
-func (t target) load(n, concurrency, pid int) (result, error) {
+func (t target) load(n, concurrency int) (result, error) {
 	client := &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
@@ -123,7 +154,13 @@ func (t target) load(n, concurrency, pid int) (result, error) {
 		errOnce  sync.Once
 		wg       sync.WaitGroup
 	)
-	cpuBefore, err := proc.CPUSeconds(pid)
+	cpu := func() (float64, error) {
+		if t.pid == 0 {
+			return 0, nil
+		}
+		return proc.CPUSeconds(t.pid)
+	}
+	cpuBefore, err := cpu()
 	if err != nil {
 		return result{}, err
 	}
@@ -165,7 +202,7 @@ func (t target) load(n, concurrency, pid int) (result, error) {
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	cpuAfter, err := proc.CPUSeconds(pid)
+	cpuAfter, err := cpu()
 	if err != nil {
 		return result{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -88,6 +89,9 @@ func FreePort() (int, error) {
 type Collector struct {
 	cmd  *exec.Cmd
 	done chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // StartCollector runs the binary on the configuration and waits until its health_check
@@ -131,8 +135,14 @@ func StartCollector(bin, config, logPath, healthURL string) (*Collector, error) 
 // Pid returns the collector's process id.
 func (c *Collector) Pid() int { return c.cmd.Process.Pid }
 
-// Stop asks the collector to shut down and waits for it, killing it after 15 seconds.
+// Stop asks the collector to shut down and waits for it, killing it after 15 seconds. Calls
+// after the first return what the first returned.
 func (c *Collector) Stop() error {
+	c.stopOnce.Do(func() { c.stopErr = c.stop() })
+	return c.stopErr
+}
+
+func (c *Collector) stop() error {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-c.done:
