@@ -15,8 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -81,11 +80,21 @@ func (c *Cluster) WatchCanary(t testing.TB, namespace, name string) *CanaryHisto
 	t.Helper()
 
 	h := &CanaryHistory{}
-	f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.Dynamic, 0, namespace,
-		func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
-		})
-	inf := f.ForResource(CanaryGVR).Informer()
+	// A plain ListWatch: client-go's informers package would compile an
+	// informer for every API group into the tests.
+	canaries := c.Dynamic.Resource(CanaryGVR).Namespace(namespace)
+	selector := fields.OneTermEqualSelector("metadata.name", name).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = selector
+			return canaries.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = selector
+			return canaries.Watch(ctx, o)
+		},
+	}
+	inf := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 0, cache.Indexers{})
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { h.record(obj, false) },
 		UpdateFunc: func(_, obj any) { h.record(obj, false) },
@@ -273,12 +282,9 @@ func (c *Cluster) WatchEvents(t testing.TB, namespace string) *EventHistory {
 	t.Helper()
 
 	h := &EventHistory{}
-	f := informers.NewSharedInformerFactoryWithOptions(c.Kube, 0,
-		informers.WithNamespace(namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = "involvedObject.kind=Canary"
-		}))
-	inf := f.Core().V1().Events().Informer()
+	lw := cache.NewFilteredListWatchFromClient(c.Kube.CoreV1().RESTClient(), "events", namespace,
+		func(o *metav1.ListOptions) { o.FieldSelector = "involvedObject.kind=Canary" })
+	inf := cache.NewSharedIndexInformer(lw, &corev1.Event{}, 0, cache.Indexers{})
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    h.record,
 		UpdateFunc: func(_, obj any) { h.record(obj) },
