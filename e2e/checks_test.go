@@ -235,7 +235,16 @@ func (s *scenario) checkAcrossGaps(t require.TestingT, blackouts []window) ([]ph
 			want = phases[i-1].State.Phase
 		}
 		assert.Equal(t, want, p.Previous, "previous phase of %q", p.Body)
+		assert.Equal(t, phaseBody(s.ns, p), p.Body)
+		checkCanaryResource(t, p.rec.Resource.Resource().Attributes(), s.ns, appName)
+
+		var prev cluster.CanaryState
+		if i > 0 {
+			prev = phases[i-1].State
+		}
+		assert.Equal(t, phaseSeverity(p.State, prev), p.Severity, "severity of %q", p.Body)
 	}
+	checkRolloutDurations(t, phases)
 
 	s.checkEventsAcrossGaps(t, events, blackouts)
 

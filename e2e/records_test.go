@@ -247,13 +247,7 @@ func expectedPhaseLines(states []cluster.CanaryVersion) []string {
 	var prev cluster.CanaryState
 	for i, v := range states {
 		st := v.State()
-		severity := "INFO"
-		switch {
-		case st.Phase == string(flaggerv1.CanaryPhaseFailed):
-			severity = "ERROR"
-		case i > 0 && st.FailedChecks > prev.FailedChecks:
-			severity = "WARN"
-		}
+		severity := phaseSeverity(st, prev)
 
 		result := ""
 		if i > 0 && st.Phase != prev.Phase {
@@ -281,17 +275,10 @@ func checkPhaseRecordDetails(
 	records []phaseRecord,
 	states []cluster.CanaryVersion,
 ) {
-	var progressStart time.Time
 	for i, p := range records {
 		checkCanaryResource(t, p.rec.Resource.Resource().Attributes(), namespace, appName)
 
-		from := ""
-		if p.Previous != "" && p.Previous != p.State.Phase {
-			from = p.Previous + " -> "
-		}
-		assert.Equal(t, fmt.Sprintf("Canary %s/%s: %s%s, weight %d%%, failed checks %d, iterations %d, revision %s",
-			namespace, appName, from, p.State.Phase, p.State.Weight, p.State.FailedChecks,
-			p.State.Iterations, p.State.Revision), p.Body)
+		assert.Equal(t, phaseBody(namespace, p), p.Body)
 
 		// Dated by lastTransitionTime when Flagger moved it with the
 		// change, else by when the receiver saw the change.
@@ -308,6 +295,41 @@ func checkPhaseRecordDetails(
 			}
 		}
 
+	}
+
+	checkRolloutDurations(t, records)
+}
+
+// phaseBody is the body the contract gives a phase change.
+func phaseBody(namespace string, p phaseRecord) string {
+	from := ""
+	if p.Previous != "" && p.Previous != p.State.Phase {
+		from = p.Previous + " -> "
+	}
+
+	return fmt.Sprintf("Canary %s/%s: %s%s, weight %d%%, failed checks %d, iterations %d, revision %s",
+		namespace, appName, from, p.State.Phase, p.State.Weight, p.State.FailedChecks,
+		p.State.Iterations, p.State.Revision)
+}
+
+// phaseSeverity is the severity the contract gives a change from prev.
+func phaseSeverity(st, prev cluster.CanaryState) string {
+	switch {
+	case st.Phase == string(flaggerv1.CanaryPhaseFailed):
+		return "ERROR"
+	case st.FailedChecks > prev.FailedChecks:
+		return "WARN"
+	}
+
+	return "INFO"
+}
+
+// checkRolloutDurations checks that each record ending a rollout carries
+// the seconds since the record that started it, and no other record
+// carries a duration.
+func checkRolloutDurations(t require.TestingT, records []phaseRecord) {
+	var progressStart time.Time
+	for i, p := range records {
 		previous := ""
 		if i > 0 {
 			previous = records[i-1].State.Phase
