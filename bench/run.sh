@@ -5,12 +5,12 @@
 #   processors  canaryrole per batch against the resource and transform processors
 #   receiver    the flagger receiver's benchmarks on one core, and its heap per Canary
 #   pipeline    the running collector with and without canaryrole under telemetrygen
-#   webhook     the running collector's event webhook against its health_check
+#   webhook     the running collector's event webhook against its health_check and net/http
 #
 # Environment:
 #   BENCH_PARTS              parts to run (default: all four, in the order above)
 #   BENCH_COUNT              runs of each Go benchmark (default 5)
-#   BENCH_PIPELINE_DURATION  load duration of each pipeline run (default 40s)
+#   BENCH_PIPELINE_DURATION  load duration of each pipeline run (default 30s)
 #   BENCH_OUT                where raw results and the summary go (default bench/out)
 set -euo pipefail
 
@@ -20,7 +20,7 @@ OTELCOL=$ROOT/bin/otelcol-flagger
 OUT=${BENCH_OUT:-$ROOT/bench/out}
 PARTS=${BENCH_PARTS:-processors receiver pipeline webhook}
 COUNT=${BENCH_COUNT:-5}
-PIPELINE_DURATION=${BENCH_PIPELINE_DURATION:-40s}
+PIPELINE_DURATION=${BENCH_PIPELINE_DURATION:-30s}
 
 BENCHSTAT_VERSION=v0.0.0-20260312031701-16a31bc5fbd0
 TELEMETRYGEN_VERSION=v0.161.0
@@ -71,19 +71,19 @@ fi
 if wants receiver; then
 	step "receiver: events on one core (count $COUNT), heap per Canary"
 	gobench receiver receiver/flaggerreceiver \
-		-bench 'CanaryChange|KubernetesEvent|WebhookRequest|WebhookDecode' -cpu 1 -count "$COUNT"
+		-bench 'CanaryChange|KubernetesEvent|WebhookHandler|WebhookRequest|WebhookDecode' -cpu 1 -count "$COUNT"
 	gobench receiver-heap receiver/flaggerreceiver -bench 'HeapPerCanary' -benchtime 1x -count 3
 fi
 
 if wants pipeline; then
-	step "pipeline: with and without canaryrole, $PIPELINE_DURATION per run, A B A B"
+	step "pipeline: with and without canaryrole (and transform at 200), $PIPELINE_DURATION per run, twice each, interleaved"
 	"$OUT/bin/pipeline" -otelcol "$OTELCOL" -telemetrygen "$TOOLS/telemetrygen" \
-		-dir "$OUT/work" -duration "$PIPELINE_DURATION" -rate 2000 -canaries 10,200 -rounds 2 |
+		-dir "$OUT/work" -duration "$PIPELINE_DURATION" -rate 2000 -canaries 10,200 -transform 200 -rounds 2 |
 		tee "$OUT/pipeline.txt"
 fi
 
 if wants webhook; then
-	step "webhook: 20000 requests at concurrency 8, health_check and webhook, A B A B"
+	step "webhook: 20000 requests at concurrency 8 to net/http, health_check and the webhook, twice each, interleaved"
 	"$OUT/bin/webhookload" -otelcol "$OTELCOL" -dir "$OUT/work" \
 		-requests 20000 -concurrency 8 -rounds 2 | tee "$OUT/webhook.txt"
 fi

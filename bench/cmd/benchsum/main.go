@@ -132,17 +132,20 @@ func processors(r results) {
 	}
 	fmt.Println("### canaryrole per batch (100 resources × 10 scopes × 100 items, batch processed again each iteration)")
 	fmt.Println()
+	fmt.Println("CPU time per batch (cpu-ns/op: the process's user+system time over the timed loop),")
+	fmt.Println("median of the runs; benchstat above also has wall time (sec/op).")
+	fmt.Println()
 	t := table{header: []string{
 		"signal", "canaries", "canaryrole", "resource (a)", "canaryrole ÷ (a), target ≤ 1.5",
 		"transform (b)", "(b) ÷ canaryrole, target ≥ 2", "canaryrole allocs/resource, target 0",
 	}}
 	for _, signal := range []string{"traces", "metrics", "logs"} {
 		prefix := "BenchmarkBatch/signal=" + signal
-		res, resOK := r.get(prefix+"/proc=resource", "ns/op")
+		res, resOK := r.get(prefix+"/proc=resource", "cpu-ns/op")
 		empty, emptyOK := r.get("BenchmarkEmptyBatch/signal="+signal+"/proc=canaryrole", "allocs/op")
 		for _, n := range []int{1, 10, 200, 1000} {
-			cr, crOK := r.get(fmt.Sprintf("%s/proc=canaryrole/canaries=%d", prefix, n), "ns/op")
-			tr, trOK := r.get(fmt.Sprintf("%s/proc=transform/canaries=%d", prefix, n), "ns/op")
+			cr, crOK := r.get(fmt.Sprintf("%s/proc=canaryrole/canaries=%d", prefix, n), "cpu-ns/op")
+			tr, trOK := r.get(fmt.Sprintf("%s/proc=transform/canaries=%d", prefix, n), "cpu-ns/op")
 			allocs, allocsOK := r.get(fmt.Sprintf("%s/proc=canaryrole/canaries=%d", prefix, n), "allocs/op")
 			row := []string{signal, strconv.Itoa(n), missing, missing, missing, missing, missing, missing}
 			if crOK {
@@ -169,8 +172,8 @@ func processors(r results) {
 		}
 	}
 	t.print()
-	if labels, ok := r.get("BenchmarkBatch/signal=metrics/proc=canaryrole+labels/canaries=10", "ns/op"); ok {
-		plain, _ := r.get("BenchmarkBatch/signal=metrics/proc=canaryrole/canaries=10", "ns/op")
+	if labels, ok := r.get("BenchmarkBatch/signal=metrics/proc=canaryrole+labels/canaries=10", "cpu-ns/op"); ok {
+		plain, _ := r.get("BenchmarkBatch/signal=metrics/proc=canaryrole/canaries=10", "cpu-ns/op")
 		fmt.Printf("With metric_labels (the default) canaryrole also labels all 100,000 data points: "+
 			"metrics, 10 canaries: %s, %.1f× the resource-only figure.\n\n", dur(labels), labels/plain)
 	}
@@ -184,7 +187,7 @@ func pipeline(r results) {
 	fmt.Println()
 	t := table{header: []string{
 		"canaries", "spans/s", "CPU s per M spans, with canaryrole", "without", "ratio, target ≤ 1.03",
-		"peak RSS with", "peak RSS without",
+		"peak RSS with", "peak RSS without", "with transform instead (check of the method)",
 	}}
 	for _, n := range []int{10, 200} {
 		with := fmt.Sprintf("BenchmarkPipeline/canaries=%d/proc=canaryrole", n)
@@ -197,10 +200,14 @@ func pipeline(r results) {
 		rate, _ := r.get(with, "spans/s")
 		rssWith, _ := r.get(with, "peak-RSS-MiB")
 		rssWithout, _ := r.get(without, "peak-RSS-MiB")
+		tr := missing
+		if v, ok := r.get(fmt.Sprintf("BenchmarkPipeline/canaries=%d/proc=transform", n), "cpu-s/Mspan"); ok {
+			tr = fmt.Sprintf("%.2f CPU s per M spans, %.2f× without", v, v/cpuWithout)
+		}
 		t.add(strconv.Itoa(n), fmt.Sprintf("%.0f", rate),
 			fmt.Sprintf("%.2f", cpuWith), fmt.Sprintf("%.2f", cpuWithout),
 			fmt.Sprintf("%.3f× %s", cpuWith/cpuWithout, verdict(cpuWith/cpuWithout <= 1.03)),
-			fmt.Sprintf("%.0f MiB", rssWith), fmt.Sprintf("%.0f MiB", rssWithout))
+			fmt.Sprintf("%.0f MiB", rssWith), fmt.Sprintf("%.0f MiB", rssWithout), tr)
 	}
 	t.print()
 }
@@ -215,7 +222,8 @@ func receiver(r results) {
 	for _, b := range []struct{ name, unit, label string }{
 		{"BenchmarkCanaryChange", "changes/s", "Canary status change → record"},
 		{"BenchmarkKubernetesEvent", "events/s", "Kubernetes Event → record"},
-		{"BenchmarkWebhookRequest", "events/s", "webhook request → record (no network)"},
+		{"BenchmarkWebhookHandler", "events/s", "webhook handler → record (no network)"},
+		{"BenchmarkWebhookRequest", "events/s", "same, building an httptest request and recorder each time"},
 	} {
 		v, ok := r.get(b.name, b.unit)
 		if !ok {
@@ -223,7 +231,7 @@ func receiver(r results) {
 		}
 		allocs, _ := r.get(b.name, "allocs/op")
 		base, ratio := "absolute", missing
-		if b.name == "BenchmarkWebhookRequest" {
+		if strings.HasPrefix(b.name, "BenchmarkWebhook") {
 			if d, ok := r.get("BenchmarkWebhookDecode", "events/s"); ok {
 				base = fmt.Sprintf("%.0f/s: JSON decode of the same body", d)
 				ratio = fmt.Sprintf("%.2f×", v/d)

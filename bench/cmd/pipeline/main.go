@@ -2,7 +2,8 @@
 //
 // It runs the otelcol-flagger binary with OTLP gRPC in, [memory_limiter, canaryrole, batch]
 // and OTLP gRPC out to a sink this command serves, then the same pipeline without
-// canaryrole, alternating the two (A, B, A, B). telemetrygen sends a fixed load: one
+// canaryrole, alternating the two (A, B, A, B); optionally a third with transform doing
+// the same stamping with OTTL, as a check that the method sees a cost. telemetrygen sends a fixed load: one
 // process for the primary workload of a canary and one for its canary workload. For each
 // run it prints, in Go benchmark format, the collector's CPU seconds per million spans
 // (utime+stime from /proc/<pid>/stat around the load) and its peak RSS (VmHWM).
@@ -16,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +41,8 @@ func main() {
 		rate         = flag.Int("rate", 2000, "spans per second of each telemetrygen worker")
 		canaries     = flag.String("canaries", "10,200", "canary counts to configure, comma separated")
 		rounds       = flag.Int("rounds", 2, "runs of each variant, interleaved")
+		transform    = flag.String("transform", "", "canary counts at which the same pipeline with "+
+			"transform in place of canaryrole also runs, comma separated")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -48,16 +52,17 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, field := range strings.Split(*canaries, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(field))
-		if err != nil || n < 1 {
-			log.Fatalf("bad canary count %q", field)
+	withTransform := counts(*transform)
+	for _, n := range counts(*canaries) {
+		procs := []string{"canaryrole", "none"}
+		if slices.Contains(withTransform, n) {
+			procs = append(procs, "transform")
 		}
 		for round := 0; round < *rounds; round++ {
-			for _, withCanaryrole := range []bool{true, false} {
+			for _, p := range procs {
 				r := run{
 					otelcol: *otelcol, telemetrygen: *telemetrygen, dir: *workDir,
-					sink: s, sinkAddr: addr, canaries: n, canaryrole: withCanaryrole,
+					sink: s, sinkAddr: addr, canaries: n, proc: p,
 					duration: *duration, rate: *rate,
 				}
 				if err := r.do(); err != nil {
@@ -66,6 +71,22 @@ func main() {
 			}
 		}
 	}
+}
+
+// counts parses a comma-separated list of canary counts.
+func counts(list string) []int {
+	var out []int
+	for _, field := range strings.Split(list, ",") {
+		if strings.TrimSpace(field) == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || n < 1 {
+			log.Fatalf("bad canary count %q", field)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 // sink counts the spans it receives, and how many of them carry a role.
@@ -108,17 +129,15 @@ type run struct {
 	sink                       *sink
 	sinkAddr                   string
 	canaries                   int
-	canaryrole                 bool
-	duration                   time.Duration
-	rate                       int
+	// proc is the processor between memory_limiter and batch: canaryrole, transform or
+	// none.
+	proc     string
+	duration time.Duration
+	rate     int
 }
 
 func (r *run) name() string {
-	p := "none"
-	if r.canaryrole {
-		p = "canaryrole"
-	}
-	return fmt.Sprintf("BenchmarkPipeline/canaries=%d/proc=%s", r.canaries, p)
+	return fmt.Sprintf("BenchmarkPipeline/canaries=%d/proc=%s", r.canaries, r.proc)
 }
 
 func (r *run) do() error {
@@ -166,7 +185,7 @@ func (r *run) do() error {
 		return fmt.Errorf("%s: the sink received no spans; see %s.log", r.name(), base)
 	}
 	stamped := float64(r.sink.stamped.Load()) / float64(spans)
-	if r.canaryrole && stamped != 1 {
+	if r.proc != "none" && stamped != 1 {
 		return fmt.Errorf("%s: only %.1f%% of the spans were stamped", r.name(), 100*stamped)
 	}
 	cpu := cpuAfter - cpuBefore
@@ -220,6 +239,11 @@ func (r *run) drain() int64 {
 	}
 }
 
+// yamlQuote writes s as a single-quoted YAML scalar.
+func yamlQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
 func (r *run) config(inPort, healthPort int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `extensions:
@@ -240,11 +264,27 @@ processors:
   batch:
 `, healthPort, inPort)
 	processors := "[memory_limiter, batch]"
-	if r.canaryrole {
+	switch r.proc {
+	case "canaryrole":
 		processors = "[memory_limiter, canaryrole, batch]"
 		b.WriteString("  canaryrole:\n    canaries:\n")
 		for c := 0; c < r.canaries; c++ {
 			fmt.Fprintf(&b, "      - namespace: team-%d\n        name: app-%04d\n", c%10, c)
+		}
+	case "transform":
+		// The four statements per canary that stamp what canaryrole stamps.
+		processors = "[memory_limiter, transform, batch]"
+		b.WriteString("  transform:\n    error_mode: ignore\n    trace_statements:\n")
+		const where = ` where resource.attributes["k8s.namespace.name"] == %q` +
+			` and resource.attributes["k8s.deployment.name"] == %q`
+		for c := 0; c < r.canaries; c++ {
+			ns, name := fmt.Sprintf("team-%d", c%10), fmt.Sprintf("app-%04d", c)
+			for _, side := range [][2]string{{"primary", name + "-primary"}, {"canary", name}} {
+				for _, kv := range [][2]string{{"flagger.canary.role", side[0]}, {"flagger.canary.name", name}} {
+					stmt := fmt.Sprintf(`set(resource.attributes[%q], %q)`+where, kv[0], kv[1], ns, side[1])
+					fmt.Fprintf(&b, "      - %s\n", yamlQuote(stmt))
+				}
+			}
 		}
 	}
 	fmt.Fprintf(&b, `
