@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-flagger/otelcol-flagger/e2e/internal/ports"
 	"github.com/otelcol-flagger/otelcol-flagger/e2e/internal/proc"
 )
 
@@ -319,13 +319,13 @@ func workDir(t testing.TB) string {
 	return dir
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago and that
+// no other caller in this process got.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := ports.Free(1)
 	if err != nil {
-		return 0, fmt.Errorf("reserve a loopback port: %w", err)
+		return 0, err
 	}
-	defer l.Close()
 
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return p[0], nil
 }
