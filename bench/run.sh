@@ -10,7 +10,7 @@
 # Environment:
 #   BENCH_PARTS              parts to run (default: all four, in the order above)
 #   BENCH_COUNT              runs of each Go benchmark (default 5)
-#   BENCH_PIPELINE_DURATION  load duration of each pipeline run (default 30s)
+#   BENCH_PIPELINE_DURATION  load duration of each pipeline run (default 20s)
 #   BENCH_OUT                where raw results and the summary go (default bench/out)
 set -euo pipefail
 
@@ -20,7 +20,7 @@ OTELCOL=$ROOT/bin/otelcol-flagger
 OUT=${BENCH_OUT:-$ROOT/bench/out}
 PARTS=${BENCH_PARTS:-processors receiver pipeline webhook}
 COUNT=${BENCH_COUNT:-5}
-PIPELINE_DURATION=${BENCH_PIPELINE_DURATION:-30s}
+PIPELINE_DURATION=${BENCH_PIPELINE_DURATION:-20s}
 
 BENCHSTAT_VERSION=v0.0.0-20260312031701-16a31bc5fbd0
 TELEMETRYGEN_VERSION=v0.161.0
@@ -76,14 +76,14 @@ if wants receiver; then
 fi
 
 if wants pipeline; then
-	step "pipeline: with and without canaryrole (and transform at 200), $PIPELINE_DURATION per run, twice each, interleaved"
+	step "pipeline: with and without canaryrole (and transform at 200), $PIPELINE_DURATION per run, three times each, interleaved"
 	"$OUT/bin/pipeline" -otelcol "$OTELCOL" -telemetrygen "$TOOLS/telemetrygen" \
-		-dir "$OUT/work" -duration "$PIPELINE_DURATION" -rate 2000 -canaries 10,200 -transform 200 -rounds 2 |
+		-dir "$OUT/work" -duration "$PIPELINE_DURATION" -rate 2000 -canaries 10,200 -transform 200 -rounds 3 |
 		tee "$OUT/pipeline.txt"
 fi
 
 if wants webhook; then
-	step "webhook: 20000 requests at concurrency 8 to net/http, health_check and the webhook, twice each, interleaved"
+	step "webhook: 20000 requests at concurrency 8 to net/http, health_check and the webhook, three times each, interleaved"
 	"$OUT/bin/webhookload" -otelcol "$OTELCOL" -dir "$OUT/work" \
 		-requests 20000 -concurrency 8 -rounds 2 | tee "$OUT/webhook.txt"
 fi

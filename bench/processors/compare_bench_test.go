@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,27 +50,37 @@ func benchSignal(b *testing.B, signal string, s subject, n int) {
 	var (
 		consume func() error
 		first   pcommon.Map
+		stamped func() int
 	)
 	switch signal {
 	case "traces":
 		p, td := keep(b, s.createTraces), newTraces(n)
 		consume = func() error { return p.ConsumeTraces(ctx, td) }
 		first = td.ResourceSpans().At(0).Resource().Attributes()
+		stamped = func() int { return countStamped(stamps(td.ResourceSpans())) }
 	case "metrics":
 		p, md := keep(b, s.createMetrics), newMetrics(n)
 		consume = func() error { return p.ConsumeMetrics(ctx, md) }
 		first = md.ResourceMetrics().At(0).Resource().Attributes()
+		stamped = func() int { return countStamped(metricStamps(md)) }
 	case "logs":
 		p, ld := keep(b, s.createLogs), newLogs(n)
 		consume = func() error { return p.ConsumeLogs(ctx, ld) }
 		first = ld.ResourceLogs().At(0).Resource().Attributes()
+		stamped = func() int { return countStamped(logStamps(ld)) }
 	}
 
-	// The first run stamps; it is not timed. Resource 0 is a primary in every setup.
+	// The first run stamps; it is not timed. Resource 0 is a primary in every setup; the
+	// resource processor stamps every resource, the others all but the unmatched tenth.
 	require.NoError(b, consume())
 	role, ok := first.Get(attrRole)
 	require.True(b, ok, "%s did not stamp the first resource", s.name)
 	require.Equal(b, "primary", role.Str())
+	want := batchResources - batchResources/10
+	if s.name == "resource" {
+		want = batchResources
+	}
+	require.Equal(b, want, stamped(), "resources %s stamped", s.name)
 
 	// Building the batch, and the batches of earlier benchmarks, leave garbage behind:
 	// collect it now, not while the loop is timed.
@@ -161,6 +172,17 @@ func logStamps(ld plog.Logs) []string {
 		out[i] = stampOf(ld.ResourceLogs().At(i).Resource().Attributes())
 	}
 	return out
+}
+
+// countStamped counts the resources that carry a role.
+func countStamped(stamps []string) int {
+	n := 0
+	for _, s := range stamps {
+		if !strings.HasPrefix(s, "/") {
+			n++
+		}
+	}
+	return n
 }
 
 func stampOf(attrs pcommon.Map) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourceprocessor"
@@ -103,8 +104,15 @@ func (s subject) createConfig(tb testing.TB) any {
 	return cfg
 }
 
+// created numbers the processors, so that each has an ID of its own.
+var created atomic.Int64
+
+// settings gives each processor its own ID: canaryrole processors that share an ID share
+// their canaries (the first one's), as the pipelines of one component do in a collector.
 func (s subject) settings() processor.Settings {
-	return processortest.NewNopSettings(s.factory.Type())
+	set := processortest.NewNopSettings(s.factory.Type())
+	set.ID = component.MustNewIDWithName(s.factory.Type().String(), fmt.Sprint(created.Add(1)))
+	return set
 }
 
 // start starts a processor and shuts it down when the test ends.
