@@ -600,24 +600,6 @@ func isSubsequence(sub, seq []string) bool {
 	return i == len(sub)
 }
 
-// overlaps tells whether [from, to) and [wFrom, wTo) share more than
-// margin; a zero to or wTo is open-ended.
-func overlaps(from, to, wFrom, wTo time.Time, margin time.Duration) bool {
-	end := to
-	if end.IsZero() || (!wTo.IsZero() && wTo.Before(end)) {
-		end = wTo
-	}
-	begin := from
-	if wFrom.After(begin) {
-		begin = wFrom
-	}
-	if end.IsZero() {
-		return true
-	}
-
-	return end.Sub(begin) > margin
-}
-
 // absDuration is |d|.
 func absDuration(d time.Duration) time.Duration {
 	return time.Duration(math.Abs(float64(d)))
