@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component/componentstatus"
@@ -65,6 +66,10 @@ func (k *kubernetesSource) run(ctx context.Context) {
 		Client:     k.clients.Core.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
 	}
+	// othersLed is set when another replica held the lease since this one last led: what
+	// this replica knows is then out of date, and what happened meanwhile was theirs to report.
+	var othersLed atomic.Bool
+	othersLed.Store(true)
 	for ctx.Err() == nil {
 		leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
 			Lock:            lock,
@@ -76,12 +81,20 @@ func (k *kubernetesSource) run(ctx context.Context) {
 			Callbacks: leaderelection.LeaderCallbacks{
 				OnStartedLeading: func(leading context.Context) {
 					k.r.logger.Info("Leading: emitting", zap.String("identity", identity))
-					k.r.setLeading(true)
+					if othersLed.Swap(false) {
+						k.r.takeOver()
+					}
+					k.r.leading.Store(true)
 					k.watch(leading)
+				},
+				OnNewLeader: func(leader string) {
+					if leader != identity {
+						othersLed.Store(true)
+					}
 				},
 				OnStoppedLeading: func() {
 					k.r.logger.Info("No longer leading: standing by", zap.String("identity", identity))
-					k.r.setLeading(false)
+					k.r.leading.Store(false)
 				},
 			},
 		})
@@ -90,9 +103,6 @@ func (k *kubernetesSource) run(ctx context.Context) {
 
 // watch runs the informers until ctx ends.
 func (k *kubernetesSource) watch(ctx context.Context) {
-	// Whatever changed before this point was reported by someone else, or by nobody.
-	k.r.resetBaseline()
-
 	canaries := kube.NewCanaryInformers(k.clients.Dynamic, k.cfg.Namespaces, resyncPeriod)
 	synced := make([]cache.InformerSynced, 0, len(canaries))
 	for _, inf := range canaries {

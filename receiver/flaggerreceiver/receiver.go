@@ -242,25 +242,20 @@ func (r *flaggerReceiver) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// resetBaseline takes the state of the cluster as already reported, unless a checkpoint
-// says what was.
-func (r *flaggerReceiver) resetBaseline() {
+// takeOver starts a leadership term after another replica's: the state of the cluster now
+// is taken as reported, unless a checkpoint says what was. A replica that takes the lease
+// back without anyone else leading meanwhile keeps its state, so nothing of the gap is lost.
+//
+// Note: a change made while the lease passed from another replica to this one (up to
+// lease_duration) is not reported, unless a checkpoint covers it.
+func (r *flaggerReceiver) takeOver() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.restored {
-		r.tracker.baseline = r.now().Truncate(time.Second)
+	if r.restored {
+		return
 	}
-}
-
-// setLeading starts or stops emission.
-//
-// Note: a new leader takes the cluster as it finds it as reported (its own checkpoint
-// aside), so a change made during the hand-over is not reported.
-func (r *flaggerReceiver) setLeading(leading bool) {
-	if leading {
-		r.resetBaseline()
-	}
-	r.leading.Store(leading)
+	r.tracker.baseline = r.now().Truncate(time.Second)
+	clear(r.tracker.states)
 }
 
 // onCanary reports a real change of a Canary, once.
