@@ -83,7 +83,7 @@ if wants pipeline; then
 fi
 
 if wants webhook; then
-	step "webhook: 20000 requests at concurrency 8 to net/http, health_check and the webhook, three times each, interleaved"
+	step "webhook: 20000 requests at concurrency 8 to net/http, health_check and the webhook, twice each, interleaved"
 	"$OUT/bin/webhookload" -otelcol "$OTELCOL" -dir "$OUT/work" \
 		-requests 20000 -concurrency 8 -rounds 2 | tee "$OUT/webhook.txt"
 fi

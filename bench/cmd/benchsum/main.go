@@ -136,36 +136,48 @@ func processors(r results) {
 	fmt.Println("median of the runs; benchstat above also has wall time (sec/op).")
 	fmt.Println()
 	t := table{header: []string{
-		"signal", "canaries", "canaryrole", "resource (a)", "canaryrole ÷ (a), target ≤ 1.5",
+		"signal", "canaries", "nop (floor)", "canaryrole", "resource (a)", "canaryrole ÷ (a), target ≤ 1.5",
 		"transform (b)", "(b) ÷ canaryrole, target ≥ 2", "canaryrole allocs/resource, target 0",
 	}}
+	// net is the ratio of what two processors cost above the floor every processorhelper
+	// processor pays, or "" when the floor is not known or not below both.
+	net := func(x, y, floor float64, ok bool) string {
+		if !ok || x <= floor || y <= floor {
+			return ""
+		}
+		return fmt.Sprintf(", %.2g× net of the floor", (x-floor)/(y-floor))
+	}
 	for _, signal := range []string{"traces", "metrics", "logs"} {
 		prefix := "BenchmarkBatch/signal=" + signal
+		floor, floorOK := r.get(prefix+"/proc=nop", "cpu-ns/op")
 		res, resOK := r.get(prefix+"/proc=resource", "cpu-ns/op")
 		empty, emptyOK := r.get("BenchmarkEmptyBatch/signal="+signal+"/proc=canaryrole", "allocs/op")
 		for _, n := range []int{1, 10, 200, 1000} {
 			cr, crOK := r.get(fmt.Sprintf("%s/proc=canaryrole/canaries=%d", prefix, n), "cpu-ns/op")
 			tr, trOK := r.get(fmt.Sprintf("%s/proc=transform/canaries=%d", prefix, n), "cpu-ns/op")
 			allocs, allocsOK := r.get(fmt.Sprintf("%s/proc=canaryrole/canaries=%d", prefix, n), "allocs/op")
-			row := []string{signal, strconv.Itoa(n), missing, missing, missing, missing, missing, missing}
+			row := []string{signal, strconv.Itoa(n), missing, missing, missing, missing, missing, missing, missing}
+			if floorOK {
+				row[2] = dur(floor)
+			}
 			if crOK {
-				row[2] = dur(cr)
+				row[3] = dur(cr)
 			}
 			if resOK {
-				row[3] = dur(res)
+				row[4] = dur(res)
 			}
 			if crOK && resOK {
-				row[4] = fmt.Sprintf("%.2f× %s", cr/res, verdict(cr/res <= 1.5))
+				row[5] = fmt.Sprintf("%.2f×%s %s", cr/res, net(cr, res, floor, floorOK), verdict(cr/res <= 1.5))
 			}
 			if trOK {
-				row[5] = dur(tr)
+				row[6] = dur(tr)
 			}
 			if crOK && trOK {
-				row[6] = fmt.Sprintf("%.1f× %s", tr/cr, verdict(tr/cr >= 2))
+				row[7] = fmt.Sprintf("%.1f×%s %s", tr/cr, net(tr, cr, floor, floorOK), verdict(tr/cr >= 2))
 			}
 			if allocsOK && emptyOK {
 				per := (allocs - empty) / 100
-				row[7] = fmt.Sprintf("%.2f (%.0f per batch, %.0f of them per call) %s",
+				row[8] = fmt.Sprintf("%.2f (%.0f per batch, %.0f of them per call) %s",
 					per, allocs, empty, verdict(per <= 0))
 			}
 			t.add(row...)
@@ -204,12 +216,27 @@ func pipeline(r results) {
 		if v, ok := r.get(fmt.Sprintf("BenchmarkPipeline/canaries=%d/proc=transform", n), "cpu-s/Mspan"); ok {
 			tr = fmt.Sprintf("%.2f CPU s per M spans, %.2f× without", v, v/cpuWithout)
 		}
+		// The runs alternate, so the i-th of each variant ran side by side.
+		var pairs []string
+		as, bs := r[with]["cpu-s/Mspan"], r[without]["cpu-s/Mspan"]
+		for i := range min(len(as), len(bs)) {
+			pairs = append(pairs, fmt.Sprintf("%.2f", as[i]/bs[i]))
+		}
 		t.add(strconv.Itoa(n), fmt.Sprintf("%.0f", rate),
 			fmt.Sprintf("%.2f", cpuWith), fmt.Sprintf("%.2f", cpuWithout),
-			fmt.Sprintf("%.3f× %s", cpuWith/cpuWithout, verdict(cpuWith/cpuWithout <= 1.03)),
+			fmt.Sprintf("%.3f× %s (pair by pair: %s)", cpuWith/cpuWithout,
+				verdict(cpuWith/cpuWithout <= 1.03), strings.Join(pairs, ", ")),
 			fmt.Sprintf("%.0f MiB", rssWith), fmt.Sprintf("%.0f MiB", rssWithout), tr)
 	}
 	t.print()
+	var all []float64
+	for _, n := range []int{10, 200} {
+		all = append(all, r[fmt.Sprintf("BenchmarkPipeline/canaries=%d/proc=none", n)]["cpu-s/Mspan"]...)
+	}
+	if len(all) > 1 {
+		fmt.Printf("The same pipeline without canaryrole, run %d times: %.2f to %.2f CPU s per M spans.\n\n",
+			len(all), slices.Min(all), slices.Max(all))
+	}
 }
 
 func receiver(r results) {
