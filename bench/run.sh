@@ -76,9 +76,9 @@ if wants receiver; then
 fi
 
 if wants pipeline; then
-	step "pipeline: with and without canaryrole (and transform at 200), $PIPELINE_DURATION per run, three times each, interleaved"
+	step "pipeline: with and without canaryrole (and, twice, transform at 200), $PIPELINE_DURATION per run, four times each, interleaved"
 	"$OUT/bin/pipeline" -otelcol "$OTELCOL" -telemetrygen "$TOOLS/telemetrygen" \
-		-dir "$OUT/work" -duration "$PIPELINE_DURATION" -rate 2000 -canaries 10,200 -transform 200 -rounds 3 |
+		-dir "$OUT/work" -duration "$PIPELINE_DURATION" -rate 2000 -canaries 10,200 -transform 200 -rounds 4 |
 		tee "$OUT/pipeline.txt"
 fi
 

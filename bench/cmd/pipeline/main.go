@@ -43,6 +43,7 @@ func main() {
 		rounds       = flag.Int("rounds", 2, "runs of each variant, interleaved")
 		transform    = flag.String("transform", "", "canary counts at which the same pipeline with "+
 			"transform in place of canaryrole also runs, comma separated")
+		transformRounds = flag.Int("transform-rounds", 2, "rounds that include the transform run")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -54,11 +55,11 @@ func main() {
 	}
 	withTransform := counts(*transform)
 	for _, n := range counts(*canaries) {
-		procs := []string{"canaryrole", "none"}
-		if slices.Contains(withTransform, n) {
-			procs = append(procs, "transform")
-		}
 		for round := 0; round < *rounds; round++ {
+			procs := []string{"canaryrole", "none"}
+			if slices.Contains(withTransform, n) && round < *transformRounds {
+				procs = append(procs, "transform")
+			}
 			for _, p := range procs {
 				r := run{
 					otelcol: *otelcol, telemetrygen: *telemetrygen, dir: *workDir,
