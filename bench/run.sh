@@ -9,7 +9,8 @@
 #
 # Environment:
 #   BENCH_PARTS              parts to run (default: all four, in the order above)
-#   BENCH_COUNT              runs of each Go benchmark (default 5)
+#   BENCH_COUNT              runs of each Go benchmark (default 6: benchstat gives a
+#                            confidence interval from six)
 #   BENCH_PIPELINE_DURATION  load duration of each pipeline run (default 20s)
 #   BENCH_OUT                where raw results and the summary go (default bench/out)
 set -euo pipefail
@@ -19,7 +20,7 @@ TOOLS=$ROOT/.tools
 OTELCOL=$ROOT/bin/otelcol-flagger
 OUT=${BENCH_OUT:-$ROOT/bench/out}
 PARTS=${BENCH_PARTS:-processors receiver pipeline webhook}
-COUNT=${BENCH_COUNT:-5}
+COUNT=${BENCH_COUNT:-6}
 PIPELINE_DURATION=${BENCH_PIPELINE_DURATION:-20s}
 
 BENCHSTAT_VERSION=v0.0.0-20260312031701-16a31bc5fbd0
