@@ -237,8 +237,8 @@ func pipeline(r results) {
 	}
 	t.print()
 	if dropped > 0 {
-		fmt.Printf("%d run(s) left out: telemetrygen delivered under 90 %% of the median rate, so the "+
-			"collector did not see the fixed load (the machine was busy elsewhere).\n\n", dropped)
+		fmt.Printf("%d run(s) left out: telemetrygen delivered under 90 %% of the median rate of its "+
+			"group, so the collector did not see the same load (the machine was busy elsewhere).\n\n", dropped)
 	}
 	var all []float64
 	for _, n := range []int{10, 200} {
@@ -251,25 +251,24 @@ func pipeline(r results) {
 	}
 }
 
-// dropStarved leaves out, by setting their values to NaN, the pipeline runs whose load
-// fell under 90 % of the median rate of all runs, and returns how many it left out.
+// dropStarved leaves out, by setting their values to NaN, the pipeline runs whose load fell
+// under 90 % of the median rate of the runs with the same number of canaries, and returns
+// how many it left out.
 func dropStarved(r results) int {
-	var rates []float64
+	group := func(name string) string { return name[:strings.LastIndex(name, "/")] }
+	rates := map[string][]float64{}
 	for name, units := range r {
 		if strings.HasPrefix(name, "BenchmarkPipeline/") {
-			rates = append(rates, units["spans/s"]...)
+			rates[group(name)] = append(rates[group(name)], units["spans/s"]...)
 		}
 	}
-	if len(rates) == 0 {
-		return 0
-	}
-	slices.Sort(rates)
-	floor := 0.9 * rates[len(rates)/2]
 	dropped := 0
 	for name, units := range r {
 		if !strings.HasPrefix(name, "BenchmarkPipeline/") {
 			continue
 		}
+		all := slices.Sorted(slices.Values(rates[group(name)]))
+		floor := 0.9 * all[len(all)/2]
 		for i, rate := range units["spans/s"] {
 			if rate >= floor {
 				continue
