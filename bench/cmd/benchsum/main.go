@@ -142,9 +142,11 @@ func processors(r results) {
 		"transform (b)", "(b) ÷ canaryrole, target ≥ 2", "canaryrole allocs/resource, target 0",
 	}}
 	// net is the ratio of what two processors cost above the floor every processorhelper
-	// processor pays, or "" when the floor is not known or not below both.
+	// processor pays. It is left out when the floor is unknown, or when either cost is within
+	// a quarter of the floor above it: then the difference is mostly noise in the floor, as
+	// with metrics, whose floor visits every data point.
 	net := func(x, y, floor float64, ok bool) string {
-		if !ok || x <= floor || y <= floor {
+		if !ok || x-floor < floor/4 || y-floor < floor/4 {
 			return ""
 		}
 		return fmt.Sprintf(", %.2g× net of the floor", (x-floor)/(y-floor))
